@@ -1,0 +1,66 @@
+/**
+ * Harness: what the concurrency explorer explores.
+ *
+ * A harness builds a fresh model world (`setup`), names the lock domain of that world, the threads
+ * that run on it and the invariants that must hold. The explorer is a stateless model checker: it
+ * calls `setup()` again for every execution and replays a schedule from the start, so `setup` must
+ * be cheap and deterministic (no Math.random, no Date.now, no I/O).
+ *
+ * Vocabulary
+ *   - thread: a user thread issuing a list of syscalls, or a kworker; it has a fixed list of steps;
+ *   - step: one kernel entry run on that thread, a generator `(w) => KGen<unknown>` that yields at
+ *     every scheduling point (see src/kernel/sched.ts); between two steps the thread is in user space;
+ *   - scheduling step: one resume of one thread, from the point where it was parked to the next
+ *     point it parks at (or to the return of its step).
+ */
+import type { KGen } from '../kernel/sched.js';
+import type { LockDomain } from '../kernel/locks.js';
+
+/** One syscall or kernel call run on a thread. */
+export type Step<W> = (w: W) => KGen<unknown>;
+
+export interface ThreadSpec<W> {
+  /** Shown in traces and deadlock reports, e.g. `qemu`, `vendor`, `kworker`. */
+  readonly name: string;
+  readonly steps: readonly Step<W>[];
+  /** Optional names of the steps, for traces; defaults to the function name or `step<i>`. */
+  readonly stepNames?: readonly string[];
+  /**
+   * A daemon (a kworker waiting for work) may stay blocked forever: once every non-daemon thread
+   * has finished and every daemon is blocked, the execution ends normally instead of deadlocking.
+   */
+  readonly daemon?: boolean;
+}
+
+/**
+ * When an invariant is checked:
+ *   - `step`: after every scheduling step (the state may be in the middle of a kernel path);
+ *   - `quiescent`: after a scheduling step that leaves every thread in user space (between steps)
+ *     or finished: no kernel path is in flight;
+ *   - `end`: once, after all threads have finished.
+ */
+export type InvariantLevel = 'step' | 'quiescent' | 'end';
+
+export interface Invariant<W> {
+  /** snake_case or kebab-case, e.g. `locked_vm_within_limit`; it names the failure. */
+  readonly name: string;
+  readonly level: InvariantLevel;
+  /** null when the invariant holds, else a message saying what is wrong. */
+  check(w: W): string | null;
+}
+
+export interface Harness<W> {
+  readonly name: string;
+  setup(): W;
+  lockDomain(w: W): LockDomain;
+  threads(w: W): readonly ThreadSpec<W>[];
+  readonly invariants: readonly Invariant<W>[];
+  /**
+   * Optional canonical key of a finished world, used only to count distinct final states for
+   * coverage. Called once per execution when present.
+   */
+  stateKey?(w: W): string;
+}
+
+/** Name of the built-in invariant checked whenever a step returns to user space. */
+export const NO_LOCK_HELD_ON_RETURN = 'no_lock_held_on_return';

@@ -1,0 +1,110 @@
+/**
+ * PCT, probabilistic concurrency testing (Burckhardt et al., ASPLOS 2010), seeded.
+ *
+ * Per execution: every thread gets a distinct random priority in [d, d + threads); d - 1 change
+ * points are drawn among the first k scheduling steps (k = the longest execution seen so far); the
+ * highest-priority enabled thread runs; when a change point is passed, the thread that ran last
+ * drops to priority i (the i-th change point, 1-based), below every initial priority. A bug of
+ * depth d (d ordering constraints) is found with probability at least 1 / (threads * k^(d-1)) per
+ * execution.
+ *
+ * Execution j of a run with seed s uses seed `deriveSeed(s, j)`; shard i of n runs executions
+ * j = i, i + n, i + 2n, ..., so the union of the shards is the unsharded run.
+ */
+import type { ExecResult } from '../engine/runtime.js';
+import type { DecisionPoint, Scheduler } from '../engine/scheduler.js';
+import type { Shard } from '../parallel/shard.js';
+import { WHOLE } from '../parallel/shard.js';
+import { deriveSeed, Prng } from '../prng.js';
+
+export interface PctOptions {
+  readonly seed?: number;
+  /** Bug depth d; default 3. */
+  readonly depth?: number;
+  readonly shard?: Shard;
+}
+
+export class PctScheduler implements Scheduler {
+  readonly name = 'pct';
+  readonly complete = false;
+  readonly seed: number;
+  readonly depth: number;
+  private readonly shard: Shard;
+  private readonly rng = new Prng();
+  private index: number;
+  private execSeed = 0;
+  private k = 16;
+  /** prio[tid]: invariant: the values of live threads are distinct. */
+  private prio: number[] = [];
+  private prioReady = false;
+  private cps: number[] = [];
+  private cpNext = 0;
+
+  constructor(o: PctOptions = {}) {
+    this.seed = o.seed ?? 0;
+    this.depth = Math.max(1, o.depth ?? 3);
+    this.shard = o.shard ?? WHOLE;
+    this.index = this.shard.index - this.shard.count;
+  }
+
+  begin(): boolean {
+    this.index += this.shard.count;
+    this.execSeed = deriveSeed(this.seed, this.index);
+    this.rng.reseed(this.execSeed);
+    this.prioReady = false;
+    const cps: number[] = [];
+    for (let i = 0; i < this.depth - 1 && i < this.k; i++) {
+      let c: number;
+      do c = 1 + this.rng.int(this.k);
+      while (cps.includes(c));
+      cps.push(c);
+    }
+    cps.sort((a, b) => a - b);
+    this.cps = cps;
+    this.cpNext = 0;
+    return true;
+  }
+
+  choose(p: DecisionPoint): number {
+    if (!this.prioReady) this.initPriorities(p.threads);
+    while (this.cpNext < this.cps.length && p.step >= (this.cps[this.cpNext] as number)) {
+      this.cpNext++;
+      if (p.current > 0) this.prio[p.current] = this.cpNext;
+    }
+    let best = p.enabled[0] as number;
+    let bp = this.prio[best] as number;
+    for (let i = 1; i < p.n; i++) {
+      const t = p.enabled[i] as number;
+      const q = this.prio[t] as number;
+      if (q > bp) {
+        best = t;
+        bp = q;
+      }
+    }
+    return best;
+  }
+
+  end(r: ExecResult): boolean {
+    if (r.steps > this.k) this.k = r.steps;
+    return !r.pruned;
+  }
+
+  tag(): { strategy: string; seed: string } {
+    return { strategy: 'pct', seed: this.execSeed.toString(16) };
+  }
+
+  private initPriorities(threads: number): void {
+    // Fisher-Yates over [d, d + threads) for tids 1..threads.
+    const prio = this.prio;
+    prio.length = threads + 1;
+    prio[0] = 0;
+    for (let t = 1; t <= threads; t++) prio[t] = this.depth + t - 1;
+    for (let t = threads; t > 1; t--) {
+      const j = 1 + this.rng.int(t);
+      const x = prio[t] as number;
+      prio[t] = prio[j] as number;
+      prio[j] = x;
+    }
+    this.prioReady = true;
+  }
+}
