@@ -9,6 +9,7 @@
  * With `stopOnFailure` (the default), the first worker to find a failure raises a shared flag and
  * the others stop at their next clock check.
  */
+import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
@@ -58,19 +59,29 @@ export async function loadHarness(ref: HarnessRef): Promise<Harness<unknown>> {
   return h as Harness<unknown>;
 }
 
-function workerEntry(): { url: URL; execArgv: string[] } {
+/**
+ * The worker script. Built (dist/) it is worker.js. Under tsx or vitest this module is TypeScript
+ * and so is the worker; Node 20 does not apply `--import tsx` to a worker's entry module, so the
+ * worker starts from a tiny bootstrap that registers tsx's ESM hooks, then imports worker.ts.
+ */
+function startWorker(data: WorkerData): Worker {
   const self = import.meta.url;
-  // Under tsx/vitest this module is TypeScript; the worker then needs the tsx loader too.
-  return self.endsWith('.ts')
-    ? { url: new URL('./worker.ts', self), execArgv: ['--import', 'tsx'] }
-    : { url: new URL('./worker.js', self), execArgv: [] };
+  if (!self.endsWith('.ts')) return new Worker(new URL('./worker.js', self), { workerData: data });
+  const tsxApi = createRequire(self)
+    .resolve('tsx/esm/api')
+    .replace(/\.cjs$/, '.mjs');
+  const entry = new URL('./worker.ts', self).href;
+  const boot =
+    `import(${JSON.stringify(pathToFileURL(tsxApi).href)})` +
+    `.then((m) => { m.register(); return import(${JSON.stringify(entry)}); })` +
+    `.catch((e) => { require('node:worker_threads').parentPort.postMessage({ type: 'error', message: String(e && e.stack || e) }); });`;
+  return new Worker(boot, { eval: true, workerData: data });
 }
 
 export async function exploreParallel(ref: HarnessRef, opts: ParallelOptions = {}): Promise<ExploreReport> {
   const { onProgress, workers: nw, ...rest } = opts;
   const n = Math.max(1, nw ?? availableParallelism());
   const stop = new SharedArrayBuffer(4);
-  const { url, execArgv } = workerEntry();
   const latest: (ProgressStats | undefined)[] = new Array<ProgressStats | undefined>(n).fill(undefined);
   const emit = (): void => {
     if (onProgress === undefined) return;
@@ -97,7 +108,7 @@ export async function exploreParallel(ref: HarnessRef, opts: ParallelOptions = {
   const runs = Array.from({ length: n }, (_, index) => {
     const data: WorkerData = { ref, opts: { ...rest, progress: onProgress !== undefined }, shard: { index, count: n }, stop };
     return new Promise<ExploreReport>((resolve, reject) => {
-      const w = new Worker(url, { workerData: data, execArgv });
+      const w = startWorker(data);
       let settled = false;
       w.on('message', (m: WorkerMessage) => {
         if (m.type === 'progress') {
