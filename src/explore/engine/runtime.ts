@@ -94,6 +94,8 @@ export class Runtime<W> {
   private ys: (Yield | null)[] = [];
   private idx: number[] = [];
   private done: boolean[] = [];
+  /** ThreadRef per thread index, reused while the thread names stay the same. */
+  private refs: ThreadRef[] = [];
 
   constructor(
     readonly harness: Harness<W>,
@@ -130,11 +132,12 @@ export class Runtime<W> {
     const ys = this.ys;
     const idx = this.idx;
     const done = this.done;
-    const refs: ThreadRef[] = new Array<ThreadRef>(T);
+    const refs = this.refs;
     let unfinished = 0; // non-daemon threads with steps left
     for (let i = 0; i < T; i++) {
       const s = specs[i] as ThreadSpec<W>;
-      refs[i] = { tid: i + 1, name: s.name };
+      const old = refs[i];
+      if (old === undefined || old.name !== s.name) refs[i] = { tid: i + 1, name: s.name };
       gens[i] = null;
       ys[i] = null;
       idx[i] = 0;
