@@ -236,10 +236,24 @@ describe('libvirt over the hot-plug plan', () => {
       ],
     });
     const t = libvirtMemlockTimeline(plan);
-    // the first runtime raise saved the launch value (17 GiB) as "original";
-    // removing the last device restores that, not the pre-launch default
-    expect(t.map((p) => p.applied)).toEqual([GIB17, GIB33, 49n * GiB, 49n * GiB, GIB17]);
-    expect(t[4]?.note).toMatch(/original limit restored/);
+    // removing an mdev never re-adjusts, even when it is the last VFIO user
+    expect(t.map((p) => p.applied)).toEqual([GIB17, GIB33, 49n * GiB, 49n * GiB, 49n * GiB]);
+    expect(t[4]?.note).toMatch(/mdev unplug does not re-adjust/);
+  });
+
+  it('the first runtime raise saves the launch value; the last PCI unplug restores it', () => {
+    const t = libvirtMemlockTimeline(
+      vm({
+        passthroughDevices: 1,
+        viommu: true,
+        hotplugPlan: [
+          { op: 'add', kind: 'passthrough' },
+          { op: 'remove', kind: 'passthrough', count: 2 },
+        ],
+      }),
+    );
+    expect(t.map((p) => p.applied)).toEqual([GIB17, GIB33, GIB17]);
+    expect(t[2]?.note).toMatch(/original limit restored/);
   });
 
   it('a device present since launch and never raised at runtime: unplug leaves the limit', () => {
@@ -248,12 +262,17 @@ describe('libvirt over the hot-plug plan', () => {
     expect(t[1]?.note).toMatch(/no original limit was saved/);
   });
 
-  it('a VM booted without devices gets its original limit back after the last unplug', () => {
-    const t = libvirtMemlockTimeline(
+  it('a VM booted without devices gets its original limit back after the last PCI unplug, not after an mdev unplug', () => {
+    const pci = libvirtMemlockTimeline(
+      vm({ hotplugPlan: [{ op: 'add', kind: 'passthrough' }, { op: 'remove', kind: 'passthrough' }] }),
+      { inheritedBytes: 64n * KiB },
+    );
+    expect(pci.map((p) => p.applied)).toEqual([64n * KiB, GIB17, 64n * KiB]);
+    const mdev = libvirtMemlockTimeline(
       vm({ hotplugPlan: [{ op: 'add', kind: 'mdev' }, { op: 'remove', kind: 'mdev' }] }),
       { inheritedBytes: 64n * KiB },
     );
-    expect(t.map((p) => p.applied)).toEqual([64n * KiB, GIB17, 64n * KiB]);
+    expect(mdev.map((p) => p.applied)).toEqual([64n * KiB, GIB17, GIB17]);
   });
 
   it('legacy lowers on unplug; unprivileged libvirt cannot raise past the hard limit', () => {

@@ -328,8 +328,14 @@ function cmp(a: MemlockValue, b: MemlockValue): number {
  *    libvirt never raised at runtime nothing is saved and the limit stays.
  *  - 'legacy' (libvirt/libvirt@0054c706 qemuDomainAdjustMaxMemLock): sets
  *    desired every time (can lower); restores the saved original on 0.
- * Unplug is assumed to call qemuDomainAdjustMaxMemLock after removing the
- * device (qemuDomainRemoveHostDevice); that call site was not re-read.
+ * Unplug (qemuDomainRemoveHostDevice, read at
+ * NathanChenNVIDIA/libvirt@04188a5ef1423b2142615fee34b2fd760da7d677
+ * src/qemu/qemu_hotplug.c) re-adjusts after removing a PCI hostdev only;
+ * removing an mdev does not call qemuDomainAdjustMaxMemLock at all, so the
+ * limit stays even when the mdev was the last VFIO user. Hot-add of either
+ * kind goes through qemuDomainAdjustMaxMemLockHostdev (qemuDomainAttachHostPCIDevice,
+ * qemuDomainAttachMediatedDevice). The same call sites are assumed for the
+ * older versions.
  */
 export function libvirtMemlockTimeline(
   vm: VmDescription,
@@ -377,7 +383,9 @@ export function libvirtMemlockTimeline(
     const event = `${step.op} ${step.count ?? 1} ${step.kind}`;
     let note: string;
     let outcome: 'ok' | 'eperm' = 'ok';
-    if (desired.setsLimit) {
+    if (step.op === 'remove' && step.kind === 'mdev') {
+      note = 'mdev unplug does not re-adjust the limit (qemuDomainRemoveHostDevice): left alone';
+    } else if (desired.setsLimit) {
       const raiseOnly = version !== 'legacy';
       if (raiseOnly && cmp(current, desired.bytes) >= 0) {
         note = 'current limit already big enough: left alone';
