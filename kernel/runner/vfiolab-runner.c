@@ -1200,6 +1200,39 @@ static int op_sleep(void)
 	return 0;
 }
 
+/* module=M name=N [value=V]: write (if value given) and read back /sys/module/M/parameters/N */
+static int op_module_param(void)
+{
+	const char *m = arg("module"), *n = arg("name"), *v = arg("value");
+	char path[PATH_MAX], got[256] = "";
+	if (!m || !n)
+		SCRIPT_ERR("need module= and name=");
+	snprintf(path, sizeof(path), "/sys/module/%s/parameters/%s", m, n);
+	if (v) {
+		int fd = open(path, O_WRONLY | O_CLOEXEC);
+		if (fd < 0)
+			return -1;
+		ssize_t w = write(fd, v, strlen(v));
+		int e = errno;
+		close(fd);
+		if (w < 0) {
+			errno = e;
+			return -1;
+		}
+	}
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t r = read(fd, got, sizeof(got) - 1);
+	close(fd);
+	if (r > 0) {
+		got[r] = 0;
+		got[strcspn(got, "\n")] = 0;
+	}
+	field_str("value", got);
+	return 0;
+}
+
 static int op_shell(void)
 {
 	/* cmd=... with '~' standing for a space; for diagnostics only */
@@ -1252,6 +1285,7 @@ static const struct opdef ops[] = {
 	{ "dma_rw", op_dma_rw },
 	{ "unmap_mode", op_unmap_mode },
 	{ "query", op_query },
+	{ "module_param", op_module_param },
 	{ "sleep", op_sleep },
 	{ "shell", op_shell },
 	{ "timeout", op_nop },	/* read by the parent */
@@ -1285,6 +1319,18 @@ static int drain_kmsg(int kfd, struct sbuf *out, int max)
 		char *nl = strchr(msg, '\n');	/* continuation lines follow */
 		if (nl)
 			*nl = 0;
+		/* /dev/kmsg escapes unprintable bytes and '\\' as \xHH: undo that */
+		char *w = msg;
+		for (char *q = msg; *q; ) {
+			if (q[0] == '\\' && q[1] == 'x' && isxdigit((unsigned char)q[2]) && isxdigit((unsigned char)q[3])) {
+				char hx[3] = { q[2], q[3], 0 };
+				*w++ = (char)strtol(hx, NULL, 16);
+				q += 4;
+			} else {
+				*w++ = *q++;
+			}
+		}
+		*w = 0;
 		if (out && n < max) {
 			if (n)
 				sb_puts(out, ",");

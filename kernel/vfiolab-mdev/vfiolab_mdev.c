@@ -132,6 +132,8 @@ static void vl_dma_unmap(struct vfio_device *vdev, u64 iova, u64 length)
 	if (s->mode == VFIOLAB_UNMAP_NEVER ||
 	    (s->mode == VFIOLAB_UNMAP_IGNORE_N && s->ignored_calls < s->n)) {
 		s->ignored_calls++;
+		dev_info(&s->vdev.device, "dma_unmap call %llu (iova 0x%llx, length 0x%llx) ignored\n",
+			 s->unmap_calls, iova, length);
 		mutex_unlock(&s->lock);
 		return;
 	}
