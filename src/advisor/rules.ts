@@ -219,7 +219,7 @@ export function libvirtMemlockLimit(vm: VmDescription, opts: LibvirtOptions = {}
       uses = d.pci > 0; // only VFIO PCI hostdevs in the 4.x loop
       nvlink2 = false; // no NVLink2 branch yet
     } else {
-      // qemuDomainNeedsVFIO (PCI hostdev, mdev hostdev, NVMe disk) || vDPA net
+      // qemuDomainNeedsVFIO (PCI hostdev || mdev hostdev || NVMe disk; read at 0be26e39) || vDPA net
       uses = d.pci + d.mdev + d.nvme + d.vdpa > 0;
       nvlink2 = (vm.ppc64Nvlink2 ?? false) && d.pci > 0;
     }
