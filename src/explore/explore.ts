@@ -6,6 +6,7 @@
  * Wall time is read only here, to stop and to report progress, never inside the model.
  */
 import { performance } from 'node:perf_hooks';
+import type { Yield } from '../kernel/sched.js';
 import type { Harness } from './harness.js';
 import { Runtime } from './engine/runtime.js';
 import type { Scheduler } from './engine/scheduler.js';
@@ -31,6 +32,8 @@ export interface Budget {
 }
 
 export interface StrategyOptions {
+  /** Independence relation for sleep sets (explore() takes it from Harness.independent). */
+  readonly independent?: (a: Yield, b: Yield) => boolean;
   /** Default `portfolio`. */
   readonly strategy?: StrategyName;
   /** Base seed of PCT and random; default 0. */
@@ -65,18 +68,30 @@ export function makeScheduler(o: StrategyOptions): Scheduler {
   const shard = o.shard ? { shard: o.shard } : {};
   switch (o.strategy ?? 'portfolio') {
     case 'dfs':
-      return new DfsScheduler({ preemptionBound: o.preemptionBound ?? 2, ...(o.splitDepth !== undefined ? { splitDepth: o.splitDepth } : {}), ...shard });
+      return new DfsScheduler({
+        preemptionBound: o.preemptionBound ?? 2,
+        ...(o.splitDepth !== undefined ? { splitDepth: o.splitDepth } : {}),
+        ...(o.independent !== undefined ? { independent: o.independent } : {}),
+        ...shard,
+      });
     case 'pct':
       return new PctScheduler({ seed: o.seed ?? 0, depth: o.pctDepth ?? 3, ...shard });
     case 'random':
       return new RandomScheduler({ seed: o.seed ?? 0, ...shard });
     case 'portfolio':
-      return new PortfolioScheduler({ seed: o.seed ?? 0, preemptionBound: o.preemptionBound ?? 2, pctDepth: o.pctDepth ?? 3, ...shard });
+      return new PortfolioScheduler({
+        seed: o.seed ?? 0,
+        preemptionBound: o.preemptionBound ?? 2,
+        pctDepth: o.pctDepth ?? 3,
+        ...(o.independent !== undefined ? { independent: o.independent } : {}),
+        ...shard,
+      });
   }
 }
 
 export function explore<W>(harness: Harness<W>, opts: ExploreOptions = {}): ExploreReport {
-  const sched = opts.scheduler ?? makeScheduler(opts);
+  const independent = opts.independent ?? harness.independent?.bind(harness);
+  const sched = opts.scheduler ?? makeScheduler(independent !== undefined ? { ...opts, independent } : opts);
   const rt = new Runtime(harness, opts.maxSteps !== undefined ? { maxSteps: opts.maxSteps } : {});
   const maxExecutions = opts.budget?.maxExecutions ?? Infinity;
   const maxMs = opts.budget?.maxMs ?? DEFAULT_MAX_MS;

@@ -13,7 +13,7 @@
  *   - scheduling step: one resume of one thread, from the point where it was parked to the next
  *     point it parks at (or to the return of its step).
  */
-import type { KGen } from '../kernel/sched.js';
+import type { KGen, Yield } from '../kernel/sched.js';
 import type { LockDomain } from '../kernel/locks.js';
 
 /** One syscall or kernel call run on a thread. */
@@ -60,7 +60,26 @@ export interface Harness<W> {
    * coverage. Called once per execution when present.
    */
   stateKey?(w: W): string;
+  /**
+   * Optional independence relation for partial-order reduction (sleep sets in unbounded DFS).
+   * Given the yields two threads are parked at, return true only if their next scheduling steps
+   * commute from every state where both are parked there: running them in either order gives the
+   * same state, neither enables or disables the other, and at most one of them changes state that
+   * a `step` or `quiescent` invariant reads. When in doubt return false; absent, every pair is
+   * dependent and no reduction is done. Step starts (a thread in user space) are always dependent.
+   */
+  independent?(a: Yield, b: Yield): boolean;
 }
 
 /** Name of the built-in invariant checked whenever a step returns to user space. */
 export const NO_LOCK_HELD_ON_RETURN = 'no_lock_held_on_return';
+
+/**
+ * An independence relation for models whose explicit points name, in `obj`, the only shared
+ * object the code after the point touches (until the next yield): two such points on different
+ * objects are independent. Lock operations and waits are always dependent. Use it only if every
+ * point with an `obj` in the model keeps that promise.
+ */
+export function independentByObject(a: Yield, b: Yield): boolean {
+  return a.k === 'point' && b.k === 'point' && a.obj !== undefined && b.obj !== undefined && a.obj !== b.obj;
+}

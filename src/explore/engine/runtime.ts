@@ -105,7 +105,7 @@ export class Runtime<W> {
     this.quiescentInv = harness.invariants.filter((i) => i.level === 'quiescent');
     this.endInv = harness.invariants.filter((i) => i.level === 'end');
     this.maxSteps = opts.maxSteps ?? DEFAULT_MAX_STEPS;
-    this.point = { enabled: new Int32Array(8), n: 0, threads: 0, current: 0, currentEnabled: false, step: 0, depth: 0, preemptions: 0 };
+    this.point = { enabled: new Int32Array(8), n: 0, threads: 0, current: 0, currentEnabled: false, step: 0, depth: 0, preemptions: 0, pending: this.ys };
   }
 
   /** Run one execution from a fresh world. The returned object is reused by the next run. */
@@ -128,6 +128,7 @@ export class Runtime<W> {
       this.point = p;
     }
     const enabled = p.enabled;
+    const seesForced = sched.seesForcedMoves === true;
     const gens = this.gens;
     const ys = this.ys;
     const idx = this.idx;
@@ -175,6 +176,19 @@ export class Runtime<W> {
       let decision = false;
       if (n === 1) {
         tid = enabled[0] as number;
+        if (seesForced) {
+          p.n = 1;
+          p.threads = T;
+          p.current = current;
+          p.currentEnabled = curEn;
+          p.step = step;
+          p.depth = decisions;
+          p.preemptions = preemptions;
+          if (sched.choose(p) < 0) {
+            r.pruned = true;
+            break;
+          }
+        }
       } else {
         decision = true;
         p.n = n;

@@ -5,6 +5,7 @@
  * threads are enabled. Forced moves (one enabled thread) are taken without asking and are not part
  * of the recorded schedule, so a schedule is exactly the list of choices at decision points.
  */
+import type { Yield } from '../../kernel/sched.js';
 import type { ExecResult } from './runtime.js';
 
 /**
@@ -27,6 +28,11 @@ export interface DecisionPoint {
   depth: number;
   /** Preemptions taken so far in this execution. */
   preemptions: number;
+  /**
+   * Where each thread is parked, by tid - 1: its yield, or null while it is in user space (its
+   * next move starts a step). Read-only view of the runtime's own array.
+   */
+  pending: readonly (Yield | null)[];
 }
 
 export interface Scheduler {
@@ -40,6 +46,12 @@ export interface Scheduler {
   choose(p: DecisionPoint): number;
   /** The execution ended (also after -1). Return false if it must not be counted. */
   end(r: ExecResult): boolean;
+  /**
+   * When true, `choose` is also called at forced moves (p.n === 1), which are not decisions and
+   * are not recorded; it must then return p.enabled[0], or -1 to abandon the execution. Used by
+   * sleep sets, which must see every move.
+   */
+  readonly seesForcedMoves?: boolean;
   /** Strategy and seed of the execution just run, for its replay token. */
   tag(): { strategy: string; seed: string };
 }

@@ -16,11 +16,21 @@
  * finishes is free. Most concurrency bugs need one or two preemptions; the bound makes the number
  * of executions polynomial in the number of scheduling points instead of exponential.
  *
+ * Sleep sets (Godefroid), when an independence relation is given and the bound is unbounded:
+ * `sleepAt[d]` is the set of threads whose next move need not be tried at decision d, because an
+ * equivalent execution (the same moves with independent neighbours swapped) has been or will be
+ * explored from an earlier sibling. Entering the child of option c at d, the sleep set becomes
+ * { t in sleepAt[d] + options tried before c at d : t's move is independent of c's }; every later
+ * move (forced ones included) removes the threads it is dependent with. An option asleep at a
+ * decision is not tried; an execution whose only enabled threads are all asleep is abandoned
+ * (sleep-set blocked: equivalent to one already explored) and not counted.
+ *
  * Sharding: the node reached after `splitDepth` decisions (or the end of an execution that makes
  * fewer decisions) is a work item; items are numbered in DFS order, identically in every shard,
  * and shard i explores the items whose number is owned by i (`shardOf`). Executions that enter an
  * item of another shard are abandoned at its root and not counted.
  */
+import type { Yield } from '../../kernel/sched.js';
 import type { ExecResult } from '../engine/runtime.js';
 import type { DecisionPoint, Scheduler } from '../engine/scheduler.js';
 import type { Shard } from '../parallel/shard.js';
@@ -32,6 +42,12 @@ export interface DfsOptions {
   readonly shard?: Shard;
   /** Decision depth at which the tree is cut into shard work items; default 4. */
   readonly splitDepth?: number;
+  /**
+   * Independence of the moves of two parked threads (Harness.independent). Sleep sets are used
+   * only with it and an unbounded preemption bound: combined with a bound, a pruned schedule's
+   * equivalent may lie beyond the bound.
+   */
+  readonly independent?: (a: Yield, b: Yield) => boolean;
 }
 
 export class NondeterminismError extends Error {
@@ -49,8 +65,15 @@ export class DfsScheduler implements Scheduler {
   private cur: number[] = [];
   private pre: number[] = [];
   private curEn: boolean[] = [];
+  private nEn: number[] = [];
   private len = 0;
   private executions = 0;
+  // sleep sets (null when not reducing)
+  private readonly independent: ((a: Yield, b: Yield) => boolean) | null;
+  private sleepAt: number[][] = [];
+  /** Sleep set of the current execution at its current point. */
+  private sleep: number[] = [];
+  private sleepNext: number[] = [];
   // sharding state
   private ordinal = -1;
   private owned = true;
@@ -61,39 +84,108 @@ export class DfsScheduler implements Scheduler {
     this.preemptionBound = o.preemptionBound ?? 2;
     this.shard = o.shard ?? WHOLE;
     this.splitDepth = o.splitDepth ?? 4;
+    this.independent = o.independent !== undefined && this.preemptionBound === Infinity ? o.independent : null;
+  }
+
+  /** Does this scheduler use sleep sets? */
+  get reducing(): boolean {
+    return this.independent !== null;
+  }
+
+  get seesForcedMoves(): boolean {
+    return this.independent !== null;
   }
 
   begin(): boolean {
     this.itemReached = false;
+    this.sleep.length = 0;
     return !this.complete;
   }
 
   choose(p: DecisionPoint): number {
+    if (p.n === 1) return this.forced(p);
     const d = p.depth;
     if (this.shard.count > 1 && d === this.splitDepth && !this.reachItem()) return -1;
+    let c: number;
     if (d < this.len) {
-      if (this.cnt[d] !== p.n) {
-        throw new NondeterminismError(`decision ${d}: ${p.n} threads enabled on replay, ${String(this.cnt[d])} before; the model is not deterministic`);
+      if (this.nEn[d] !== p.n) {
+        throw new NondeterminismError(`decision ${d}: ${p.n} threads enabled on replay, ${String(this.nEn[d])} before; the model is not deterministic`);
       }
-      return (this.opts[d] as Int32Array)[this.cur[d] as number] as number;
+      c = (this.opts[d] as Int32Array)[this.cur[d] as number] as number;
+    } else {
+      c = this.newFrame(p, d);
+      if (c < 0) return -1; // every enabled thread is asleep
     }
+    if (this.independent !== null) this.enterChild(p, d, c);
+    return c;
+  }
+
+  private newFrame(p: DecisionPoint, d: number): number {
     let o = this.opts[d];
     if (o === undefined || o.length < p.n) {
       o = new Int32Array(Math.max(p.n, 4));
       this.opts[d] = o;
     }
+    const asleep = this.sleep;
     let k = 0;
-    if (p.currentEnabled) o[k++] = p.current;
+    if (p.currentEnabled && !asleep.includes(p.current)) o[k++] = p.current;
     for (let i = 0; i < p.n; i++) {
       const t = p.enabled[i] as number;
-      if (t !== p.current || !p.currentEnabled) o[k++] = t;
+      if ((t !== p.current || !p.currentEnabled) && !asleep.includes(t)) o[k++] = t;
     }
-    this.cnt[d] = p.n;
+    if (k === 0) return -1;
+    if (this.independent !== null) {
+      const s = this.sleepAt[d];
+      if (s === undefined) this.sleepAt[d] = asleep.slice();
+      else {
+        s.length = 0;
+        for (const t of asleep) s.push(t);
+      }
+    }
+    this.nEn[d] = p.n;
+    this.cnt[d] = k;
     this.cur[d] = 0;
     this.pre[d] = p.preemptions;
     this.curEn[d] = p.currentEnabled;
     this.len = d + 1;
     return o[0] as number;
+  }
+
+  /** Sleep set after choosing option `c` at decision `d`. */
+  private enterChild(p: DecisionPoint, d: number, c: number): void {
+    const indep = this.independent as (a: Yield, b: Yield) => boolean;
+    const mc = p.pending[c - 1] ?? null;
+    const next = this.sleepNext;
+    next.length = 0;
+    if (mc !== null) {
+      const keep = (t: number): void => {
+        const mt = p.pending[t - 1] ?? null;
+        if (mt !== null && indep(mt, mc) && !next.includes(t)) next.push(t);
+      };
+      for (const t of this.sleepAt[d] as number[]) keep(t);
+      const o = this.opts[d] as Int32Array;
+      const upto = this.cur[d] as number;
+      for (let j = 0; j < upto; j++) keep(o[j] as number);
+    }
+    this.sleepNext = this.sleep;
+    this.sleep = next;
+  }
+
+  /** A move without a choice: blocked if the thread is asleep, else wake what it depends on. */
+  private forced(p: DecisionPoint): number {
+    const u = p.enabled[0] as number;
+    const s = this.sleep;
+    if (s.length === 0) return u;
+    if (s.includes(u)) return -1;
+    const indep = this.independent as (a: Yield, b: Yield) => boolean;
+    const mu = p.pending[u - 1] ?? null;
+    let k = 0;
+    for (const t of s) {
+      const mt = p.pending[t - 1] ?? null;
+      if (mu !== null && mt !== null && indep(mt, mu)) s[k++] = t;
+    }
+    s.length = k;
+    return u;
   }
 
   end(r: ExecResult): boolean {

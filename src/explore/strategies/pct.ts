@@ -2,11 +2,12 @@
  * PCT, probabilistic concurrency testing (Burckhardt et al., ASPLOS 2010), seeded.
  *
  * Per execution: every thread gets a distinct random priority in [d, d + threads); d - 1 change
- * points are drawn among the first k scheduling steps (k = the longest execution seen so far); the
- * highest-priority enabled thread runs; when a change point is passed, the thread that ran last
- * drops to priority i (the i-th change point, 1-based), below every initial priority. A bug of
- * depth d (d ordering constraints) is found with probability at least 1 / (threads * k^(d-1)) per
- * execution.
+ * points are drawn among decision points 1..k-1 (k = the most decision points an execution has had
+ * so far); the highest-priority enabled thread runs; at a change point, the thread that ran last
+ * drops to priority i (the i-th change point, 1-based), below every initial priority. Steps where
+ * only one thread can run are not counted: a priority change there has the same effect as one at
+ * the next real choice, and counting only choices keeps k, and so the odds, small. A bug of depth
+ * d is found with probability at least 1 / (threads * k^(d-1)) per execution.
  *
  * Execution j of a run with seed s uses seed `deriveSeed(s, j)`; shard i of n runs executions
  * j = i, i + n, i + 2n, ..., so the union of the shards is the unsharded run.
@@ -33,7 +34,8 @@ export class PctScheduler implements Scheduler {
   private readonly rng = new Prng();
   private index: number;
   private execSeed = 0;
-  private k = 16;
+  /** Most decision points seen in one execution (at least 2). */
+  private k = 2;
   /** prio[tid]: invariant: the values of live threads are distinct. */
   private prio: number[] = [];
   private prioReady = false;
@@ -53,9 +55,9 @@ export class PctScheduler implements Scheduler {
     this.rng.reseed(this.execSeed);
     this.prioReady = false;
     const cps: number[] = [];
-    for (let i = 0; i < this.depth - 1 && i < this.k; i++) {
+    for (let i = 0; i < this.depth - 1 && i < this.k - 1; i++) {
       let c: number;
-      do c = 1 + this.rng.int(this.k);
+      do c = 1 + this.rng.int(this.k - 1);
       while (cps.includes(c));
       cps.push(c);
     }
@@ -67,7 +69,7 @@ export class PctScheduler implements Scheduler {
 
   choose(p: DecisionPoint): number {
     if (!this.prioReady) this.initPriorities(p.threads);
-    while (this.cpNext < this.cps.length && p.step >= (this.cps[this.cpNext] as number)) {
+    while (this.cpNext < this.cps.length && p.depth >= (this.cps[this.cpNext] as number)) {
       this.cpNext++;
       if (p.current > 0) this.prio[p.current] = this.cpNext;
     }
@@ -85,7 +87,7 @@ export class PctScheduler implements Scheduler {
   }
 
   end(r: ExecResult): boolean {
-    if (r.steps > this.k) this.k = r.steps;
+    if (r.decisions > this.k) this.k = r.decisions;
     return !r.pruned;
   }
 

@@ -6,6 +6,7 @@
  * The portfolio is complete when every member is, or when an unbounded DFS member is (it has then
  * run every schedule there is).
  */
+import type { Yield } from '../../kernel/sched.js';
 import type { ExecResult } from '../engine/runtime.js';
 import type { DecisionPoint, Scheduler } from '../engine/scheduler.js';
 import type { Shard } from '../parallel/shard.js';
@@ -18,6 +19,8 @@ export interface PortfolioOptions {
   readonly preemptionBound?: number;
   readonly pctDepth?: number;
   readonly shard?: Shard;
+  /** Independence relation for the DFS member's sleep sets. */
+  readonly independent?: (a: Yield, b: Yield) => boolean;
   /** Executions given to a member before moving to the next; default 64. */
   readonly slice?: number;
   /** Members to use instead of the default trio. */
@@ -35,12 +38,17 @@ export class PortfolioScheduler implements Scheduler {
     const shard = o.shard;
     const seed = o.seed ?? 0;
     this.members = o.members ?? [
-      new DfsScheduler({ preemptionBound: o.preemptionBound ?? 2, ...(shard ? { shard } : {}) }),
+      new DfsScheduler({ preemptionBound: o.preemptionBound ?? 2, ...(shard ? { shard } : {}), ...(o.independent ? { independent: o.independent } : {}) }),
       new PctScheduler({ seed, depth: o.pctDepth ?? 3, ...(shard ? { shard } : {}) }),
       new RandomScheduler({ seed: seed ^ 0x5eed, ...(shard ? { shard } : {}) }),
     ];
     if (this.members.length === 0) throw new Error('portfolio needs at least one member');
     this.slice = Math.max(1, o.slice ?? 64);
+  }
+
+  /** The active member decides; only the DFS member with sleep sets looks at forced moves. */
+  get seesForcedMoves(): boolean {
+    return (this.members[this.active] as Scheduler).seesForcedMoves === true;
   }
 
   get complete(): boolean {
