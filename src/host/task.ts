@@ -1,0 +1,62 @@
+/**
+ * Tasks (`struct task_struct`), reduced to what VFIO reads: pid, comm, the thread-group leader,
+ * the effective capability set (only CAP_IPC_LOCK and CAP_SYS_RAWIO matter) and RLIMIT_MEMLOCK.
+ * Threads of one process share the leader's `mm`, rlimits (signal struct) and, in the model,
+ * credentials.
+ */
+import type { Mm } from './mm.js';
+import { U64_MAX } from '../util/units.js';
+
+export const RLIM_INFINITY = U64_MAX;
+
+export type Capability = 'CAP_IPC_LOCK' | 'CAP_SYS_RAWIO' | 'CAP_SYS_ADMIN';
+
+export class Process {
+  /** RLIMIT_MEMLOCK soft limit in bytes (RLIM_INFINITY = unlimited). */
+  memlock: bigint;
+  readonly caps = new Set<Capability>();
+  mm: Mm | null;
+  readonly threads: Task[] = [];
+  exited = false;
+
+  constructor(
+    readonly pid: number,
+    readonly comm: string,
+    mm: Mm,
+    memlock: bigint,
+    caps: Iterable<Capability>,
+  ) {
+    this.mm = mm;
+    this.memlock = memlock;
+    for (const c of caps) this.caps.add(c);
+    this.threads.push(new Task(pid, comm, this));
+  }
+
+  get leader(): Task {
+    return this.threads[0]!;
+  }
+
+  /** rlimit(RLIMIT_MEMLOCK) >> PAGE_SHIFT */
+  memlockPages(): number {
+    return Number(this.memlock >> 12n);
+  }
+
+  capable(c: Capability): boolean {
+    return this.caps.has(c);
+  }
+}
+
+export class Task {
+  constructor(
+    readonly pid: number,
+    readonly comm: string,
+    readonly process: Process,
+  ) {}
+
+  get mm(): Mm | null {
+    return this.process.mm;
+  }
+  get group_leader(): Task {
+    return this.process.leader;
+  }
+}

@@ -1,0 +1,75 @@
+/**
+ * The model instance: one simulated host running one kernel.
+ *
+ * Holds what is global in the real kernel: the profile (which kernel this is), module parameters,
+ * the log, physical memory, the lock domain (current thread, held locks) and the thread -> task
+ * map that gives kernel paths their `current`. Every kernel object reaches it through `k`.
+ */
+import type { Task } from '../host/task.js';
+import { PhysMem } from '../host/physmem.js';
+import { Klog } from './klog.js';
+import { LockDomain } from './locks.js';
+import type { KernelProfile } from './profile.js';
+import type { ThreadRef } from './sched.js';
+
+/** Module parameters of vfio_iommu_type1 (writable under /sys/module/vfio_iommu_type1/parameters). */
+export interface Type1Params {
+  /** Max vfio_dma per container, read when the container's IOMMU is opened (default U16_MAX). */
+  dma_entry_limit: number;
+  /** Pin and map page by page (no superpages). */
+  disable_hugepages: boolean;
+  /** Allow groups without interrupt remapping. */
+  allow_unsafe_interrupts: boolean;
+}
+
+export const DEFAULT_TYPE1_PARAMS: Type1Params = {
+  dma_entry_limit: 65535,
+  disable_hugepages: false,
+  allow_unsafe_interrupts: false,
+};
+
+export class Kernel {
+  readonly locks = new LockDomain();
+  readonly klog = new Klog();
+  readonly phys: PhysMem;
+  readonly params: Type1Params;
+  private readonly tasks = new Map<number, Task>();
+  /** vfio_pfn records freed with their dma while still holding a page (WARN in vfio_remove_dma). */
+  leakedPins = 0;
+  /**
+   * Fault injection (fail-nth, as iommufd's selftest does): the call site numbered `failAt`
+   * (1-based, counting every fallible site reached) fails. 0 = never.
+   */
+  failAt = 0;
+  /** Fallible sites reached so far, in order (for reports). */
+  readonly failSites: string[] = [];
+  private nextTid = 1;
+
+  constructor(
+    readonly profile: KernelProfile,
+    params: Partial<Type1Params> = {},
+  ) {
+    this.phys = new PhysMem(profile.zeroPageReserved);
+    this.params = { ...DEFAULT_TYPE1_PARAMS, ...params };
+  }
+
+  /** Register a thread of execution for `task`; returns the scheduler's handle for it. */
+  newThread(task: Task, name?: string): ThreadRef {
+    const t: ThreadRef = { tid: this.nextTid++, name: name ?? `${task.comm}[${task.pid}]` };
+    this.tasks.set(t.tid, task);
+    return t;
+  }
+
+  /** Should this fallible call site (an allocation, iommu_map, GUP ...) fail now? */
+  failNth(site: string): boolean {
+    this.failSites.push(site);
+    return this.failAt > 0 && this.failSites.length === this.failAt;
+  }
+
+  /** `current`: the task whose thread is running. */
+  get current(): Task {
+    const t = this.tasks.get(this.locks.current.tid);
+    if (!t) throw new Error(`no task for thread ${this.locks.current.name}`);
+    return t;
+  }
+}

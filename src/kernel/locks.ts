@@ -1,0 +1,148 @@
+/**
+ * Kernel locks of the model: `struct mutex`, `struct rw_semaphore` (incl. `mmap_lock`).
+ *
+ * Each lock belongs to one `LockDomain` (one per model instance), which knows the current thread
+ * and which locks every thread holds, so that the explorer can check "no lock held on return to
+ * user" and report deadlocks with the lock names.
+ *
+ * Acquisition is two-phase (see sched.ts): `lock()` yields an `acquire` point and takes the lock
+ * when resumed; the runner only resumes it when `canAcquire` is true. Misuse (unlocking a lock
+ * that the thread does not hold, taking a mutex twice) is a model bug and throws `LockMisuse`.
+ */
+import type { Acquirable, KGen, LockMode, ThreadRef } from './sched.js';
+import { point } from './sched.js';
+
+export class LockMisuse extends Error {
+  override name = 'LockMisuse';
+}
+
+export class LockDomain {
+  /** The thread whose generator is running now; set by the runner before every resume. */
+  current: ThreadRef = { tid: 0, name: 'init' };
+  /** tid -> names of locks held, in acquisition order. */
+  readonly held = new Map<number, string[]>();
+
+  noteAcquire(tid: number, name: string): void {
+    const l = this.held.get(tid);
+    if (l) l.push(name);
+    else this.held.set(tid, [name]);
+  }
+  noteRelease(tid: number, name: string): void {
+    const l = this.held.get(tid);
+    const i = l ? l.lastIndexOf(name) : -1;
+    if (!l || i < 0) throw new LockMisuse(`thread ${tid} releases ${name} which it does not hold`);
+    l.splice(i, 1);
+    if (l.length === 0) this.held.delete(tid);
+  }
+  heldBy(tid: number): readonly string[] {
+    return this.held.get(tid) ?? [];
+  }
+}
+
+/** `struct mutex`: one owner, not recursive. */
+export class Mutex implements Acquirable {
+  owner: number | null = null;
+  constructor(
+    readonly name: string,
+    private readonly dom: LockDomain,
+  ) {}
+
+  canAcquire(): boolean {
+    return this.owner === null;
+  }
+
+  /** mutex_lock() */
+  *lock(): KGen<void> {
+    yield { k: 'acquire', lock: this, mode: 'w', label: `mutex_lock(${this.name})` };
+    this.take();
+  }
+
+  /** mutex_trylock(): 1 on success, 0 if held. */
+  *trylock(): KGen<boolean> {
+    yield point(`mutex_trylock(${this.name})`);
+    if (this.owner !== null) return false;
+    this.take();
+    return true;
+  }
+
+  /** mutex_unlock() */
+  *unlock(): KGen<void> {
+    const tid = this.dom.current.tid;
+    if (this.owner !== tid) throw new LockMisuse(`${this.dom.current.name} unlocks ${this.name} owned by ${String(this.owner)}`);
+    this.owner = null;
+    this.dom.noteRelease(tid, this.name);
+    yield point(`mutex_unlock(${this.name})`);
+  }
+
+  isHeldByCurrent(): boolean {
+    return this.owner === this.dom.current.tid;
+  }
+
+  private take(): void {
+    const tid = this.dom.current.tid;
+    if (this.owner !== null) throw new LockMisuse(`${this.dom.current.name} takes ${this.name} held by ${String(this.owner)}`);
+    this.owner = tid;
+    this.dom.noteAcquire(tid, this.name);
+  }
+}
+
+/** `struct rw_semaphore`: many readers or one writer (no writer preference modelled). */
+export class RwSem implements Acquirable {
+  writer: number | null = null;
+  readonly readers = new Map<number, number>();
+  constructor(
+    readonly name: string,
+    private readonly dom: LockDomain,
+  ) {}
+
+  canAcquire(_tid: number, mode: LockMode): boolean {
+    return mode === 'r' ? this.writer === null : this.writer === null && this.readers.size === 0;
+  }
+
+  /** down_read() */
+  *down_read(): KGen<void> {
+    yield { k: 'acquire', lock: this, mode: 'r', label: `down_read(${this.name})` };
+    this.takeRead();
+  }
+  /** down_write() / down_write_killable() (kills are not modelled: never returns -EINTR) */
+  *down_write(): KGen<void> {
+    yield { k: 'acquire', lock: this, mode: 'w', label: `down_write(${this.name})` };
+    this.takeWrite();
+  }
+  /** down_write_trylock(): true if taken. */
+  *down_write_trylock(): KGen<boolean> {
+    yield point(`down_write_trylock(${this.name})`);
+    if (!this.canAcquire(this.dom.current.tid, 'w')) return false;
+    this.takeWrite();
+    return true;
+  }
+  *up_read(): KGen<void> {
+    const tid = this.dom.current.tid;
+    const n = this.readers.get(tid) ?? 0;
+    if (n === 0) throw new LockMisuse(`${this.dom.current.name} up_read(${this.name}) without holding it`);
+    if (n === 1) this.readers.delete(tid);
+    else this.readers.set(tid, n - 1);
+    this.dom.noteRelease(tid, this.name);
+    yield point(`up_read(${this.name})`);
+  }
+  *up_write(): KGen<void> {
+    const tid = this.dom.current.tid;
+    if (this.writer !== tid) throw new LockMisuse(`${this.dom.current.name} up_write(${this.name}) without holding it`);
+    this.writer = null;
+    this.dom.noteRelease(tid, this.name);
+    yield point(`up_write(${this.name})`);
+  }
+
+  private takeRead(): void {
+    const tid = this.dom.current.tid;
+    if (this.writer !== null) throw new LockMisuse(`${this.name}: read while write-held`);
+    this.readers.set(tid, (this.readers.get(tid) ?? 0) + 1);
+    this.dom.noteAcquire(tid, this.name);
+  }
+  private takeWrite(): void {
+    const tid = this.dom.current.tid;
+    if (this.writer !== null || this.readers.size > 0) throw new LockMisuse(`${this.name}: write while held`);
+    this.writer = tid;
+    this.dom.noteAcquire(tid, this.name);
+  }
+}

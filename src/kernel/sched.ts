@@ -1,0 +1,60 @@
+/**
+ * Scheduling points: the contract between kernel paths and whoever runs them.
+ *
+ * Every kernel path in the model is a generator function (`KGen<T>`). It yields a `Yield` at every
+ * place where the real kernel could be preempted or block in a way that matters to another thread:
+ * lock acquire (before taking it), lock release (after dropping it), refcount and accounting steps,
+ * callbacks into drivers. The same generator is
+ *   - run straight through by `runSync` (src/kernel/run-sync.ts) for the scenario runner and the API;
+ *   - interleaved with other threads by the concurrency explorer (src/explore/).
+ *
+ * Rules for kernel paths:
+ *   - never block in JS: to take a lock, `yield* lock.lock()` (see locks.ts), which yields an
+ *     `acquire` point; the runner resumes the generator only once the lock can be granted, and the
+ *     generator then takes it;
+ *   - `current` (the thread the path runs on) is `k.current`, set by the runner before each resume;
+ *   - no Math.random / Date.now: the model is deterministic, which is what makes replay possible.
+ */
+
+/** A thread of execution as the scheduler sees it (a user thread issuing syscalls, or a kworker). */
+export interface ThreadRef {
+  /** Small integer id, unique within one execution; also the lock-owner id. */
+  readonly tid: number;
+  readonly name: string;
+}
+
+/** Anything a thread can wait for at an `acquire` point. */
+export interface Acquirable {
+  readonly name: string;
+  /** Could `tid` take this lock in `mode` right now? */
+  canAcquire(tid: number, mode: LockMode): boolean;
+}
+
+export type LockMode = 'w' | 'r';
+
+export type Yield =
+  /** About to take `lock`; resume only when `lock.canAcquire(tid, mode)`. */
+  | { readonly k: 'acquire'; readonly lock: Acquirable; readonly mode: LockMode; readonly label: string }
+  /** Any other interleaving point: after a release, a refcount or accounting step, a callback. */
+  | { readonly k: 'point'; readonly label: string; readonly obj?: string }
+  /** Sleep until `ready()` holds (e.g. waiting for a workqueue item, a completion). */
+  | { readonly k: 'wait'; readonly ready: () => boolean; readonly label: string };
+
+export type KGen<T> = Generator<Yield, T, undefined>;
+
+/** A scheduling point that is not a lock operation. */
+export function point(label: string, obj?: string): Yield {
+  return obj === undefined ? { k: 'point', label } : { k: 'point', label, obj };
+}
+
+/** Is the thread parked at `y` able to run now? */
+export function isEnabled(y: Yield, tid: number): boolean {
+  switch (y.k) {
+    case 'acquire':
+      return y.lock.canAcquire(tid, y.mode);
+    case 'point':
+      return true;
+    case 'wait':
+      return y.ready();
+  }
+}

@@ -1,0 +1,52 @@
+/**
+ * Locked-memory accounting: vfio_lock_acct / mm_lock_acct and __account_locked_vm (mm/util.c),
+ * plus is_invalid_reserved_pfn and put_pfn. Linux 6.1 (with the 6.2 "track locked_vm per dma"
+ * change that 6.1 stable carries): the charge goes to `dma->mm`, the limit is `dma->task`'s
+ * RLIMIT_MEMLOCK, and `dma->lock_cap` (CAP_IPC_LOCK at MAP time) bypasses it.
+ */
+import { ENOMEM, ESRCH } from '../util/errno.js';
+import type { Kernel } from '../kernel/kernel.js';
+import type { KGen } from '../kernel/sched.js';
+import type { Mm } from '../host/mm.js';
+import type { Task } from '../host/task.js';
+import type { VfioDma } from './vfio_iommu.js';
+
+/** __account_locked_vm(mm, pages, inc, task, bypass_rlim), called with mmap_lock held for write. */
+export function __account_locked_vm(k: Kernel, mm: Mm, pages: number, inc: boolean, task: Task, bypass: boolean): number {
+  if (inc) {
+    if (!bypass) {
+      const limit = task.process.memlockPages();
+      if (mm.locked_vm + pages > limit) return -ENOMEM;
+    }
+    mm.locked_vm += pages;
+  } else {
+    k.klog.WARN_ON(pages > mm.locked_vm, 'account_locked_vm:underflow', '__account_locked_vm');
+    mm.locked_vm = mm.locked_vm > pages ? mm.locked_vm - pages : 0;
+  }
+  return 0;
+}
+
+/** mm_lock_acct(): take mmap_lock for write and account. */
+export function* mm_lock_acct(k: Kernel, task: Task, mm: Mm, lock_cap: boolean, npage: number): KGen<number> {
+  yield* mm.mmap_lock.down_write();
+  const ret = __account_locked_vm(k, mm, Math.abs(npage), npage > 0, task, lock_cap);
+  yield* mm.mmap_lock.up_write();
+  return ret;
+}
+
+/** vfio_lock_acct(dma, npage, async) */
+export function* vfio_lock_acct(k: Kernel, dma: VfioDma, npage: number, async: boolean): KGen<number> {
+  if (!npage) return 0;
+  const mm = dma.mm;
+  if (async && !mm.alive) return -ESRCH; // mmget_not_zero failed: process exited
+  const ret = yield* mm_lock_acct(k, dma.task, mm, dma.lock_cap, npage);
+  if (!ret) dma.locked_vm += npage;
+  return ret;
+}
+
+/** put_pfn(pfn, prot): drop the reference on a non-reserved page; 1 if it was one. */
+export function put_pfn(k: Kernel, pfn: number): number {
+  if (k.phys.isInvalidReserved(pfn)) return 0;
+  k.phys.putPage(pfn);
+  return 1;
+}

@@ -1,0 +1,241 @@
+/**
+ * The vendor-driver side of type1 (vfio_iommu_type1.c, 6.1): vfio_iommu_type1_pin_pages,
+ * vfio_iommu_type1_unpin_pages, vfio_iommu_type1_dma_rw, vfio_pin_page_external,
+ * vfio_unpin_page_external. All under `iommu->lock`.
+ *
+ * External pins are charged only when the container has no IOMMU-backed domain
+ * (`do_accounting`), and one host page reference is held per vfio_pfn however often the IOVA is
+ * pinned. IOVAs are byte addresses here: a pin at an unaligned IOVA gets a vfio_pfn of its own
+ * (and so a second charge for the same page), as the measured kernel does.
+ */
+import { EACCES, EBUSY, EFAULT, EINVAL, ENODEV, ENOMEM, EPERM } from '../util/errno.js';
+import type { Kernel } from '../kernel/kernel.js';
+import type { KGen } from '../kernel/sched.js';
+import { IOMMU_READ, IOMMU_WRITE } from '../uapi/vfio.js';
+import type { IommuGroup } from '../iommu/group.js';
+import { put_pfn, vfio_lock_acct } from './acct.js';
+import { vfio_find_dma } from './dma_list.js';
+import { vaddr_get_pfns } from './pin.js';
+import type { VfioDma, VfioIommu, VfioPfn } from './vfio_iommu.js';
+import { vpfnKey } from './vfio_iommu.js';
+import { vfio_iommu_find_iommu_group } from './attach.js';
+
+/** A byte IOVA split into page and offset (u64 safe). */
+export interface Iova {
+  page: number;
+  off: number;
+}
+
+export function iovaOf(b: bigint): Iova {
+  return { page: Number(b >> 12n), off: Number(b & 0xfffn) };
+}
+
+/** vfio_find_dma(iommu, iova, PAGE_SIZE) for a byte IOVA */
+function findDmaPage(iommu: VfioIommu, a: Iova): VfioDma | undefined {
+  return vfio_find_dma(iommu, a.page, a.off ? 2 : 1);
+}
+
+/** vfio_pin_page_external(): GUP one page in the dma owner's mm and maybe charge it. */
+function* vfio_pin_page_external(k: Kernel, dma: VfioDma, vaddrPage: number, do_accounting: boolean): KGen<number> {
+  const mm = dma.mm;
+  if (!mm.alive) return -ENODEV;
+  yield* mm.mmap_lock.down_read();
+  const g = vaddr_get_pfns(k, mm, vaddrPage, 1, dma.prot);
+  yield* mm.mmap_lock.up_read();
+  if (typeof g === 'number') return g;
+  const pfn = g.pfn;
+  if (do_accounting && !k.phys.isInvalidReserved(pfn)) {
+    const ret = yield* vfio_lock_acct(k, dma, 1, false);
+    if (ret) {
+      put_pfn(k, pfn);
+      if (ret === -ENOMEM) {
+        const t = dma.task;
+        k.klog.pr_warn(`vfio_pin_page_external: Task ${t.comm} (${t.pid}) RLIMIT_MEMLOCK (${t.process.memlock}) exceeded`);
+      }
+      return ret;
+    }
+  }
+  return pfn;
+}
+
+/** vfio_unpin_page_external(): drop one pin of `key`; release and uncharge at ref 0. */
+function* vfio_unpin_page_external(k: Kernel, dma: VfioDma, a: Iova, do_accounting: boolean): KGen<number> {
+  const key = vpfnKey(a.page, a.off);
+  const vpfn = dma.pfn_list.get(key);
+  if (!vpfn) return 0;
+  let unlocked = 0;
+  if (--vpfn.ref_count === 0) {
+    unlocked = put_pfn(k, vpfn.pfn);
+    dma.pfn_list.delete(key);
+  }
+  if (do_accounting && unlocked) yield* vfio_lock_acct(k, dma, -unlocked, true);
+  return unlocked;
+}
+
+export interface PinResult {
+  ret: number;
+  /** pfns handed back (pages[] as pfns); 0 for unset slots */
+  pfns: number[];
+}
+
+function addIova(a: Iova, pages: number): Iova {
+  return { page: a.page + pages, off: a.off };
+}
+
+/** vfio_iommu_type1_pin_pages(iommu, iommu_group, user_iova, npage, prot, pages) */
+export function* vfio_iommu_type1_pin_pages(k: Kernel, iommu: VfioIommu, g: IommuGroup, user_iova: Iova, npage: number, prot: number): KGen<PinResult> {
+  const pfns: number[] = [];
+  if (!iommu.v2) return { ret: -EACCES, pfns };
+  yield* iommu.lock.lock();
+  let ret = 0;
+  let i = 0;
+  done: {
+    if (iommu.vaddr_invalid_count) {
+      k.klog.WARN_ON(true, 'vfio_pin_pages:vaddr_invalid', 'vfio_iommu_type1_pin_pages');
+      ret = -EBUSY;
+      break done;
+    }
+    // Fail if no dma_unmap callback is registered
+    if (iommu.device_list.length === 0) {
+      ret = -EINVAL;
+      break done;
+    }
+    const do_accounting = iommu.domain_list.length === 0;
+    unwind: {
+      for (i = 0; i < npage; i++) {
+        const iova = addIova(user_iova, i);
+        const dma = findDmaPage(iommu, iova);
+        if (!dma) {
+          ret = -EINVAL;
+          break unwind;
+        }
+        if ((dma.prot & prot) !== prot) {
+          ret = -EPERM;
+          break unwind;
+        }
+        const key = vpfnKey(iova.page, iova.off);
+        const have = dma.pfn_list.get(key);
+        if (have) {
+          have.ref_count++;
+          pfns[i] = have.pfn;
+          continue;
+        }
+        // remote_vaddr = dma->vaddr + (iova - dma->iova): same page offset as the IOVA
+        const vaddrPage = dma.vaddr + (iova.page - dma.iova);
+        const p = yield* vfio_pin_page_external(k, dma, vaddrPage, do_accounting);
+        if (p < 0) {
+          ret = p;
+          break unwind;
+        }
+        if (k.profile.pinApiStructPage && !k.phys.pfnValid(p)) {
+          ret = -EINVAL;
+          break unwind;
+        }
+        if (k.failNth('kzalloc(vfio_pfn)')) {
+          if (put_pfn(k, p) && do_accounting) yield* vfio_lock_acct(k, dma, -1, true);
+          ret = -ENOMEM;
+          break unwind;
+        }
+        const v: VfioPfn = { key, iovaPage: iova.page, pfn: p, ref_count: 1 };
+        dma.pfn_list.set(key, v);
+        pfns[i] = p;
+        if (iommu.dirty_page_tracking && dma.bitmap) dma.bitmap.add(iova.page - dma.iova, iova.page - dma.iova + 1);
+      }
+      ret = i;
+      const group = vfio_iommu_find_iommu_group(iommu, g);
+      if (group && !group.pinned_page_dirty_scope) {
+        group.pinned_page_dirty_scope = true;
+        iommu.num_non_pinned_groups--;
+      }
+      break done;
+    }
+    // pin_unwind:
+    pfns[i] = 0;
+    for (let j = 0; j < i; j++) {
+      const iova = addIova(user_iova, j);
+      const dma = findDmaPage(iommu, iova);
+      if (dma) yield* vfio_unpin_page_external(k, dma, iova, do_accounting);
+      pfns[j] = 0;
+    }
+  }
+  yield* iommu.lock.unlock();
+  return { ret, pfns };
+}
+
+/** vfio_iommu_type1_unpin_pages(iommu, user_iova, npage): void; stops at the first unmapped IOVA. */
+export function* vfio_iommu_type1_unpin_pages(k: Kernel, iommu: VfioIommu, user_iova: Iova, npage: number): KGen<void> {
+  if (k.klog.WARN_ON(!iommu.v2, 'vfio_unpin_pages:not_v2', 'vfio_iommu_type1_unpin_pages')) return;
+  yield* iommu.lock.lock();
+  const do_accounting = iommu.domain_list.length === 0;
+  let i = 0;
+  for (; i < npage; i++) {
+    const iova = addIova(user_iova, i);
+    const dma = findDmaPage(iommu, iova);
+    if (!dma) break;
+    yield* vfio_unpin_page_external(k, dma, iova, do_accounting);
+  }
+  yield* iommu.lock.unlock();
+  k.klog.WARN_ON(i !== npage, 'vfio_unpin_pages:short', 'vfio_iommu_type1_unpin_pages');
+}
+
+/**
+ * vfio_iommu_type1_dma_rw(iommu, iova, data, count, write): copy through the owner's mm in
+ * chunks bounded by each dma. The model moves no bytes; it checks access and marks dirty pages.
+ */
+export function* vfio_iommu_type1_dma_rw(k: Kernel, iommu: VfioIommu, user_iova: bigint, count: bigint, write: boolean): KGen<number> {
+  yield* iommu.lock.lock();
+  let ret = 0;
+  if (iommu.vaddr_invalid_count) {
+    k.klog.WARN_ON(true, 'vfio_dma_rw:vaddr_invalid', 'vfio_iommu_type1_dma_rw');
+    ret = -EBUSY;
+  }
+  let iova = user_iova;
+  let left = count;
+  while (!ret && left > 0n) {
+    const a = iovaOf(iova);
+    const dma = vfio_find_dma(iommu, a.page, 1);
+    if (!dma) {
+      ret = -EINVAL;
+      break;
+    }
+    if ((write && !(dma.prot & IOMMU_WRITE)) || !(dma.prot & IOMMU_READ)) {
+      ret = -EPERM;
+      break;
+    }
+    const mm = dma.mm;
+    if (!mm.alive) {
+      ret = -EPERM;
+      break;
+    }
+    const cur = k.current.mm;
+    if (cur !== null && cur !== mm) {
+      ret = -EFAULT;
+      break;
+    }
+    const offset = iova - (BigInt(dma.iova) << 12n);
+    const room = (BigInt(dma.size) << 12n) - offset;
+    const n = left < room ? left : room;
+    // copy_{to,from}_user over [vaddr+offset, +n): every page must be mapped with the right access
+    const firstV = dma.vaddr + Number(offset >> 12n);
+    const lastV = dma.vaddr + Number((offset + n - 1n) >> 12n);
+    for (let v = firstV; v <= lastV; ) {
+      const vma = mm.findVma(v);
+      if (!vma || vma.pfnmap || (write ? !vma.write : !vma.read)) {
+        ret = -EFAULT;
+        break;
+      }
+      if (write) mm.populate(vma, v, Math.min(lastV + 1, vma.start + vma.npages) - v);
+      v = vma.start + vma.npages;
+    }
+    if (ret) break;
+    if (write && iommu.dirty_page_tracking && dma.bitmap) {
+      const first = Number(offset >> 12n);
+      const last = Number((offset + n - 1n) >> 12n);
+      dma.bitmap.add(first, last + 1);
+    }
+    left -= n;
+    iova += n;
+  }
+  yield* iommu.lock.unlock();
+  return ret;
+}

@@ -1,0 +1,145 @@
+/**
+ * VFIO_IOMMU_UNMAP_DMA: vfio_dma_do_unmap and update_user_bitmap (vfio_iommu_type1.c, 6.1).
+ *
+ * The walk removes whole vfio_dmas in IOVA order. A dma with external pins is not removed:
+ * `iommu->lock` is dropped, every registered device's `dma_unmap(iova, size)` is called with the
+ * dma's whole range, and the walk starts again. Finding the same dma still pinned more than 10
+ * times in a row is `BUG_ON(++retries > 10)`.
+ */
+import { EBUSY, EINVAL } from '../util/errno.js';
+import type { Kernel } from '../kernel/kernel.js';
+import type { KGen } from '../kernel/sched.js';
+import { point } from '../kernel/sched.js';
+import { U64_MAX } from '../util/units.js';
+import { VFIO_DMA_UNMAP_FLAG_ALL, VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP, VFIO_DMA_UNMAP_FLAG_VADDR } from '../uapi/vfio.js';
+import { vfio_find_dma, vfio_find_dma_first_index } from './dma_list.js';
+import { minPgsize, vfio_remove_dma } from './map.js';
+import type { VfioDma, VfioIommu } from './vfio_iommu.js';
+
+/** A user-space dirty bitmap: the bits that were set, as page ranges relative to its base iova. */
+export interface UserBitmap {
+  pgsize: bigint;
+  size: bigint;
+  /** The `data` pointer is valid user memory (access_ok). */
+  accessible: boolean;
+  /** Output: set bits as [first, last+1) page indexes. */
+  dirty: [number, number][];
+}
+
+export interface DmaUnmapArgs {
+  flags: number;
+  iova: bigint;
+  size: bigint;
+  bitmap?: UserBitmap;
+}
+
+/** update_user_bitmap(): OR the dma's bits into the user bitmap at the dma's offset. */
+export function update_user_bitmap(iommu: VfioIommu, dma: VfioDma, baseIova: number, bm: UserBitmap): void {
+  if (!dma.bitmap) return;
+  // mark all pages dirty if an IOMMU-backed device cannot report dirty pages
+  if (iommu.num_non_pinned_groups && dma.iommu_mapped) dma.bitmap.add(0, dma.size);
+  const off = dma.iova - baseIova;
+  for (const r of dma.bitmap.ranges(off)) bm.dirty.push(r);
+}
+
+/** vfio_dma_do_unmap(iommu, unmap, bitmap): returns 0 or -errno; sets unmap.size (bytes). */
+export function* vfio_dma_do_unmap(k: Kernel, iommu: VfioIommu, unmap: DmaUnmapArgs, out: { size: bigint }): KGen<number> {
+  const unmap_all = (unmap.flags & VFIO_DMA_UNMAP_FLAG_ALL) !== 0;
+  const invalidate_vaddr = (unmap.flags & VFIO_DMA_UNMAP_FLAG_VADDR) !== 0;
+  const get_bitmap = (unmap.flags & VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP) !== 0;
+  let unmapped = 0;
+  let ret = -EINVAL;
+  let retries = 0;
+  let dma_last: VfioDma | null = null;
+
+  yield* iommu.lock.lock();
+  unlock: {
+    // Cannot update vaddr if mdev is present.
+    if (invalidate_vaddr && k.profile.vaddrBusyWithMdev && iommu.emulated_iommu_groups.length > 0) {
+      ret = -EBUSY;
+      break unlock;
+    }
+    const pgsize = minPgsize(iommu);
+    const iova = unmap.iova;
+    let size = unmap.size;
+    if (iova & (pgsize - 1n)) break unlock;
+    if (unmap_all) {
+      if (iova || size) break unlock;
+      size = U64_MAX;
+    } else if (!size || size & (pgsize - 1n) || ((iova + size - 1n) & U64_MAX) < iova) break unlock;
+    if (get_bitmap && (!iommu.dirty_page_tracking || unmap.bitmap?.pgsize !== pgsize)) break unlock;
+
+    const iovaP = Number(iova >> 12n);
+    // pages; for UNMAP_ALL the range is everything from 0 (2^52 pages)
+    const sizeP = unmap_all ? 2 ** 52 : Number(size >> 12n);
+    const lastP = Number((iova + size - 1n) >> 12n);
+
+    for (;;) {
+      // again:
+      if (iommu.v2 && !unmap_all) {
+        const a = vfio_find_dma(iommu, iovaP, 1);
+        if (a && a.iova !== iovaP) break unlock;
+        const b = vfio_find_dma(iommu, lastP, 1);
+        if (b && b.iova + b.size !== iovaP + sizeP) break unlock;
+      }
+      ret = 0;
+      let i = vfio_find_dma_first_index(iommu, iovaP, sizeP);
+      const first_i = i;
+      let restart = false;
+      while (i >= 0 && i < iommu.dma_list.length) {
+        const dma = iommu.dma_list[i]!;
+        if (dma.iova >= iovaP + sizeP) break;
+        if (!iommu.v2 && iovaP > dma.iova) break;
+        // Task with same address space who mapped this iova range is allowed to unmap it
+        if (k.profile.unmapStopsAtForeignMm && dma.task.mm !== k.current.mm) break;
+        if (invalidate_vaddr) {
+          if (dma.vaddr_invalid) {
+            for (let j = first_i; j < i; j++) {
+              iommu.dma_list[j]!.vaddr_invalid = false;
+              iommu.vaddr_invalid_count--;
+            }
+            ret = -EINVAL;
+            unmapped = 0;
+            break;
+          }
+          dma.vaddr_invalid = true;
+          iommu.vaddr_invalid_count++;
+          unmapped += dma.size;
+          i++;
+          continue;
+        }
+        if (dma.pfn_list.size > 0) {
+          if (dma_last === dma) {
+            k.klog.BUG_ON(++retries > 10, 'drivers/vfio/vfio_iommu_type1.c', 'vfio_dma_do_unmap', '++retries > 10');
+          } else {
+            dma_last = dma;
+            retries = 0;
+          }
+          const dIova = dma.iova;
+          const dSize = dma.size;
+          yield* iommu.lock.unlock();
+          yield* vfio_notify_dma_unmap(iommu, dIova, dSize);
+          yield* iommu.lock.lock();
+          restart = true;
+          break;
+        }
+        if (get_bitmap && unmap.bitmap) update_user_bitmap(iommu, dma, iovaP, unmap.bitmap);
+        unmapped += dma.size;
+        yield* vfio_remove_dma(k, iommu, dma);
+        // the removed entry shifted the array: stay at the same index
+        yield point('vfio_dma_do_unmap:removed');
+      }
+      if (!restart) break;
+    }
+  }
+  yield* iommu.lock.unlock();
+  out.size = BigInt(unmapped) << 12n;
+  return ret;
+}
+
+/** vfio_notify_dma_unmap(): call dma_unmap of every registered device under device_list_lock. */
+export function* vfio_notify_dma_unmap(iommu: VfioIommu, iova: number, npages: number): KGen<void> {
+  yield* iommu.device_list_lock.lock();
+  for (const d of [...iommu.device_list]) yield* d.dma_unmap(iova, npages);
+  yield* iommu.device_list_lock.unlock();
+}
