@@ -13,7 +13,7 @@
  *   - scheduling step: one resume of one thread, from the point where it was parked to the next
  *     point it parks at (or to the return of its step).
  */
-import type { KGen, Yield } from '../kernel/sched.js';
+import type { KGen, ThreadRef, Yield } from '../kernel/sched.js';
 import type { LockDomain } from '../kernel/locks.js';
 
 /** One syscall or kernel call run on a thread. */
@@ -30,6 +30,13 @@ export interface ThreadSpec<W> {
    * has finished and every daemon is blocked, the execution ends normally instead of deadlocking.
    */
   readonly daemon?: boolean;
+  /**
+   * The model's handle for this thread (e.g. from `Kernel.newThread`), set as
+   * `lockDomain.current` before each resume and used as the lock-owner id. Default:
+   * `{ tid: index + 1, name }`. The explorer's own thread ids (in schedules, tokens and traces)
+   * are always index + 1, whatever the model's tids.
+   */
+  readonly thread?: ThreadRef;
 }
 
 /**

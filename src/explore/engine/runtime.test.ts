@@ -147,6 +147,27 @@ describe('runtime', () => {
     });
   });
 
+  it("runs threads under the model's own ThreadRefs when given", () => {
+    const owners: (number | null)[] = [];
+    const h = harness([
+      {
+        name: 'qemu',
+        thread: { tid: 42, name: 'qemu[1000]' },
+        steps: [
+          function* (w: W): KGen<void> {
+            yield* w.m.lock();
+            owners.push(w.m.owner);
+            yield* w.m.unlock();
+          },
+        ],
+      },
+      { name: 'leaky', thread: { tid: 7, name: 'vendor' }, steps: [(w: W) => w.m.lock()] },
+    ]);
+    const r = explore(h, { strategy: 'dfs', stopOnFailure: false });
+    expect(new Set(owners)).toEqual(new Set([42]));
+    expect(r.counterexamples[0]?.outcome).toMatchObject({ invariant: 'no_lock_held_on_return', message: 'vendor returned from step0 holding m' });
+  });
+
   it('stops a livelock at maxSteps', () => {
     const spin = harness([
       {

@@ -2,9 +2,10 @@
  * The runtime core: runs the threads of one harness execution step by step under a Scheduler.
  *
  * State of one execution (all reset by `run`):
- *   - per thread i (tid = i + 1): the generator of the step in flight (`gens[i]`, null while the
- *     thread is in user space between steps), the yield it is parked at (`ys[i]`, null iff
- *     gens[i] is null), the index of its next step (`idx[i]`), and whether it has finished;
+ *   - per thread i (explorer tid i + 1; the model's own ThreadRef may carry another tid): the
+ *     generator of the step in flight (`gens[i]`, null while the thread is in user space between
+ *     steps), the yield it is parked at (`ys[i]`, null iff gens[i] is null), the index of its
+ *     next step (`idx[i]`), and whether it has finished;
  *   - `inKernel` = number of threads with a step in flight (0 means quiescent).
  * A thread is enabled when it is in user space with steps left, or parked at a yield for which
  * `isEnabled(yield, tid)` holds. Starting a step is a scheduling point like any yield.
@@ -137,8 +138,10 @@ export class Runtime<W> {
     let unfinished = 0; // non-daemon threads with steps left
     for (let i = 0; i < T; i++) {
       const s = specs[i] as ThreadSpec<W>;
+      const own = s.thread;
       const old = refs[i];
-      if (old === undefined || old.name !== s.name) refs[i] = { tid: i + 1, name: s.name };
+      if (own !== undefined) refs[i] = own;
+      else if (old === undefined || old.tid !== i + 1 || old.name !== s.name) refs[i] = { tid: i + 1, name: s.name };
       gens[i] = null;
       ys[i] = null;
       idx[i] = 0;
@@ -162,7 +165,7 @@ export class Runtime<W> {
       for (let i = 0; i < T; i++) {
         if (done[i] === true) continue;
         const y = ys[i] as Yield | null;
-        if (y === null || isEnabled(y, i + 1)) {
+        if (y === null || isEnabled(y, (refs[i] as ThreadRef).tid)) {
           enabled[n++] = i + 1;
           if (i + 1 === current) curEn = true;
         }
@@ -264,12 +267,12 @@ export class Runtime<W> {
           toKind: returned ? 'return' : (ys[i] as Yield).k,
           decision,
           preemption,
-          held: [...dom.heldBy(tid)],
+          held: [...dom.heldBy(ref.tid)],
         });
       }
 
       if (returned) {
-        const held = dom.heldBy(tid);
+        const held = dom.heldBy(ref.tid);
         if (held.length > 0) {
           outcome = {
             kind: 'invariant',
@@ -320,7 +323,7 @@ export class Runtime<W> {
       if (this.done[i] === true || y === null || y === undefined) continue;
       const ref = refs[i] as ThreadRef;
       stuck.push({
-        tid: ref.tid,
+        tid: i + 1,
         name: ref.name,
         at: y.label,
         waitsFor: y.k === 'acquire' ? `${y.lock.name}${y.mode === 'r' ? ' (read)' : ''}` : null,
