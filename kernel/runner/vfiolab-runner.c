@@ -42,7 +42,7 @@
 
 #define MAX_ARGS 24
 #define MAX_NAMES 64
-#define MAX_KLOG 64
+#define MAX_KLOG 256
 #define DEFAULT_TIMEOUT_MS 20000
 #define EDU_VENDOR 0x1234
 #define EDU_DEVICE 0x11e8
@@ -1297,7 +1297,9 @@ static const struct opdef ops[] = {
 /* kernel log                                                          */
 
 /* read every pending /dev/kmsg record; append messages as JSON strings */
-static int drain_kmsg(int kfd, struct sbuf *out, int max)
+static unsigned long long kmsg_last_seq;	/* sequence number of the last record read */
+
+static int drain_kmsg_after(int kfd, struct sbuf *out, int max, unsigned long long min_seq)
 {
 	char rec[8192];
 	int n = 0;
@@ -1314,6 +1316,13 @@ static int drain_kmsg(int kfd, struct sbuf *out, int max)
 		if (r == 0)
 			break;
 		rec[r] = 0;
+		unsigned long long seq = 0;
+		char *comma = strchr(rec, ',');
+		if (comma)
+			seq = strtoull(comma + 1, NULL, 10);
+		kmsg_last_seq = seq;
+		if (seq <= min_seq && min_seq)
+			continue;
 		char *msg = strchr(rec, ';');
 		msg = msg ? msg + 1 : rec;
 		char *nl = strchr(msg, '\n');	/* continuation lines follow */
@@ -1341,12 +1350,28 @@ static int drain_kmsg(int kfd, struct sbuf *out, int max)
 	return n;
 }
 
+static int drain_kmsg(int kfd, struct sbuf *out, int max)
+{
+	return drain_kmsg_after(kfd, out, max, 0);
+}
+
+/* open /dev/kmsg and read past everything logged so far (kmsg_last_seq tells where) */
 static int open_kmsg_at_end(void)
 {
 	int kfd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	if (kfd >= 0)
-		lseek(kfd, 0, SEEK_END);
+		drain_kmsg(kfd, NULL, 0);
 	return kfd;
+}
+
+/* the records logged after sequence number `after` (for a step the child could not report) */
+static void klog_since(struct sbuf *out, unsigned long long after)
+{
+	int kfd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (kfd < 0)
+		return;
+	drain_kmsg_after(kfd, out, MAX_KLOG, after ? after : ~0ull >> 1);
+	close(kfd);
 }
 
 static const char *errname(int e)
@@ -1400,7 +1425,7 @@ static void run_child(struct script *sc, int from, int to, int wfd)
 		int r, e;
 		double t0;
 
-		snprintf(msg, sizeof(msg), "S %d\n", i);
+		snprintf(msg, sizeof(msg), "S %d %llu\n", i, kmsg_last_seq);
 		write_all(wfd, msg, strlen(msg));
 		cur = st;
 		free(fields.p);
@@ -1468,6 +1493,7 @@ static int run_scenario(struct script *sc, int from, int to, int scen, int kfd, 
 	pid_t pid;
 	struct sbuf acc = { 0 };
 	int current = -1, done = -1, status = 0;
+	unsigned long long step_seq = 0;
 	char hdr[256];
 
 	if (pipe(pfd))
@@ -1498,7 +1524,7 @@ static int run_scenario(struct script *sc, int from, int to, int scen, int kfd, 
 			sb_json_str(&line, sc->steps[i].op);
 			sb_printf(&line, ",\"ret\":-1,\"errno\":0,\"errname\":\"\",\"fields\":{},\"vmlck_kb\":-1,\"ms\":%d,\"hung\":true,\"klog\":[",
 				  step_timeout(sc, i, base_timeout));
-			drain_kmsg(kfd, &line, MAX_KLOG);
+			klog_since(&line, step_seq);
 			sb_puts(&line, "]}\n");
 			emit(line.p);
 			free(line.p);
@@ -1523,9 +1549,9 @@ static int run_scenario(struct script *sc, int from, int to, int scen, int kfd, 
 		while (acc.p && (nl = strchr(acc.p, '\n'))) {
 			*nl = 0;
 			if (acc.p[0] == 'S') {
-				current = atoi(acc.p + 2);
-				/* the parent's kmsg cursor follows the child's */
-				drain_kmsg(kfd, NULL, 0);
+				char *sp = NULL;
+				current = (int)strtol(acc.p + 2, &sp, 10);
+				step_seq = sp ? strtoull(sp, NULL, 10) : 0;
 				deadline = now_ms() + step_timeout(sc, current, base_timeout);
 			} else if (acc.p[0] == 'J') {
 				printf("@@VFIOLAB-STEP %s\n", acc.p + 2);
@@ -1545,7 +1571,7 @@ static int run_scenario(struct script *sc, int from, int to, int scen, int kfd, 
 		sb_json_str(&line, sc->steps[current].op);
 		sb_printf(&line, ",\"ret\":-1,\"errno\":0,\"errname\":\"\",\"fields\":{},\"vmlck_kb\":-1,\"ms\":0,\"died\":\"%s%d\",\"klog\":[",
 			  WIFSIGNALED(status) ? "signal " : "exit ", WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
-		drain_kmsg(kfd, &line, MAX_KLOG);
+		klog_since(&line, step_seq);
 		sb_puts(&line, "]}\n");
 		emit(line.p);
 		free(line.p);
