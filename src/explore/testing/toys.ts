@@ -4,7 +4,8 @@
  */
 import type { KGen } from '../../kernel/sched.js';
 import { point } from '../../kernel/sched.js';
-import { LockDomain, Mutex } from '../../kernel/locks.js';
+import { LockDomain, Mutex, RwSem } from '../../kernel/locks.js';
+import { Workqueue } from '../../kernel/workqueue.js';
 import type { Harness, ThreadSpec } from '../harness.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -168,6 +169,81 @@ export function independentHarness(threads: number, points: number): Harness<{ d
     lockDomain: (w) => w.dom,
     threads: () => specs,
     invariants: [],
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Deferred accounting (spec §8.3 bug 4): in 4.10, vfio_lock_acct() took mmap_sem with a trylock
+// and, when it failed, left the locked_vm update to a kworker; the limit check at MAP read a
+// locked_vm that did not yet include deferred charges. 4.11 takes mmap_sem for write and checks
+// under it. Two MAPs of 3 pages against a limit of 4, while a page fault holds mmap_sem for read.
+
+export interface DeferWorld {
+  readonly dom: LockDomain;
+  readonly mmap_sem: RwSem;
+  readonly wq: Workqueue;
+  locked: number;
+  readonly limit: number;
+}
+
+function* lockAcctDeferred(w: DeferWorld, npage: number): KGen<void> {
+  if (yield* w.mmap_sem.down_write_trylock()) {
+    w.locked += npage;
+    yield* w.mmap_sem.up_write();
+    return;
+  }
+  yield* w.wq.queue_work({
+    name: `vfio_lock_acct_bg(${npage})`,
+    *run() {
+      yield* w.mmap_sem.down_write();
+      w.locked += npage;
+      yield* w.mmap_sem.up_write();
+    },
+  });
+}
+
+function* mapDeferred(w: DeferWorld): KGen<number> {
+  // vfio_pin_pages_remote: limit check against locked_vm read without mmap_sem
+  if (w.locked + 3 > w.limit) return -12;
+  yield point('pin 3 pages');
+  yield* lockAcctDeferred(w, 3);
+  return 0;
+}
+
+function* mapSync(w: DeferWorld): KGen<number> {
+  yield* w.mmap_sem.down_write();
+  let ret = 0;
+  if (w.locked + 3 > w.limit) ret = -12;
+  else w.locked += 3;
+  yield* w.mmap_sem.up_write();
+  return ret;
+}
+
+function* pageFault(w: DeferWorld): KGen<void> {
+  yield* w.mmap_sem.down_read();
+  yield point('handle_mm_fault');
+  yield* w.mmap_sem.up_read();
+}
+
+export function deferredAcctHarness(o: { deferred: boolean }): Harness<DeferWorld> {
+  const map = o.deferred ? mapDeferred : mapSync;
+  return {
+    name: o.deferred ? 'toy-lock-acct-4.10' : 'toy-lock-acct-4.11',
+    setup: () => {
+      const dom = new LockDomain();
+      return { dom, mmap_sem: new RwSem('mmap_sem', dom), wq: new Workqueue('events'), locked: 0, limit: 4 };
+    },
+    lockDomain: (w) => w.dom,
+    threads: () => [
+      { name: 'qemu0', steps: [map], stepNames: ['MAP_DMA'] },
+      { name: 'qemu1', steps: [map], stepNames: ['MAP_DMA'] },
+      { name: 'fault', steps: [pageFault] },
+      { name: 'kworker', steps: [(w: DeferWorld) => w.wq.worker()], daemon: true },
+    ],
+    invariants: [
+      { name: 'locked_vm_within_limit', level: 'end', check: (w) => (w.locked <= w.limit ? null : `locked_vm ${w.locked} > limit ${w.limit}`) },
+      { name: 'work_drained', level: 'end', check: (w) => (w.wq.pending.length === 0 && w.wq.running === null ? null : 'work left on the queue') },
+    ],
   };
 }
 
