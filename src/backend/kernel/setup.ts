@@ -27,7 +27,7 @@ import {
   type KernelId,
 } from './config.js';
 import { isRoot, run, runOk } from './exec.js';
-import { ensureBaseInitramfs } from './initramfs.js';
+import { baseInitramfsPath, ensureBaseInitramfs } from './initramfs.js';
 
 export interface SetupOptions {
   kernels?: KernelId[];
@@ -287,12 +287,17 @@ export async function setupKernel(opts: SetupOptions = {}): Promise<SetupReport>
   }
 
   // 3. builds
-  step('runner (static)', () => buildRunner(opts.force), `gcc -static -O2 -o ${runnerPath()} kernel/runner/vfiolab-runner.c`);
+  const fresh = (fn: () => string, stampOf: string) => {
+    const before = readStamp(stampOf);
+    const out = fn();
+    return before !== null && before === readStamp(stampOf) && !opts.force ? 'skipped' : out;
+  };
+  step('runner (static)', () => fresh(() => buildRunner(opts.force), runnerPath() + '.stamp'), `gcc -static -O2 -o ${runnerPath()} kernel/runner/vfiolab-runner.c`);
   for (const id of kernels) {
     const release = report.kernels[id]!;
     if (!existsSync(headersDir(id, release))) continue;
-    step(`module vfiolab_mdev for ${id}`, () => buildModule(id, release, opts.force), `make -C ${headersDir(id, release)} M=<copy of kernel/vfiolab-mdev> CONFIG_DEBUG_INFO_BTF_MODULES= modules`);
-    step(`initramfs for ${id}`, () => ensureBaseInitramfs(id, release, opts.force));
+    step(`module vfiolab_mdev for ${id}`, () => fresh(() => buildModule(id, release, opts.force), modulePath(id) + '.stamp'), `make -C ${headersDir(id, release)} M=<copy of kernel/vfiolab-mdev> CONFIG_DEBUG_INFO_BTF_MODULES= modules`);
+    step(`initramfs for ${id}`, () => fresh(() => ensureBaseInitramfs(id, release, opts.force), baseInitramfsPath(id) + '.stamp'));
   }
   report.totalMs = Date.now() - t0;
   return report;
