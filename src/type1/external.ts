@@ -87,8 +87,8 @@ export function* vfio_iommu_type1_pin_pages(k: Kernel, iommu: VfioIommu, g: Iomm
   const pfns: number[] = [];
   if (!iommu.v2) return { ret: -EACCES, pfns };
   yield* iommu.lock.lock();
-  let ret = 0;
-  let i = 0;
+  let ret: number;
+  let i: number;
   done: {
     if (iommu.vaddr_invalid_count) {
       k.klog.WARN_ON(true, 'vfio_pin_pages:vaddr_invalid', 'vfio_iommu_type1_pin_pages');

@@ -68,7 +68,7 @@ export function vfio_iommu_resv_exclude(list: VfioIova[], resv: readonly ResvReg
 /** vfio_iommu_aper_expand() after a domain went away: widest aperture of the remaining domains. */
 export function vfio_iommu_aper_expand(iommu: VfioIommu, list: VfioIova[]): VfioIova[] {
   if (list.length === 0) return list;
-  let start = 0n;
+  const start = 0n;
   let end = U64_MAX;
   for (const d of iommu.domain_list) {
     const e = (1n << BigInt(d.domain.hw.apertureBits)) - 1n;
@@ -77,7 +77,6 @@ export function vfio_iommu_aper_expand(iommu: VfioIommu, list: VfioIova[]): Vfio
   const out = list.map((n) => ({ ...n }));
   out[0]!.start = start;
   out[out.length - 1]!.end = end;
-  start = 0n;
   return out;
 }
 

@@ -1,0 +1,53 @@
+#!/usr/bin/env node
+/**
+ * The `vfiolab` command line.
+ */
+import { Command } from 'commander';
+import { writeFileSync } from 'node:fs';
+import { runCommand } from './run.js';
+import { scenarioJsonSchema } from '../scenario/schema.js';
+import { PROFILES } from '../kernel/profile.js';
+import { tourCommand } from './tour.js';
+
+const program = new Command();
+program.name('vfiolab').description('An executable model of Linux VFIO type1 with mediated devices').version('0.1.0');
+
+program
+  .command('run')
+  .description('run scenario files (or folders of them) and print a trace')
+  .argument('<files...>', 'scenario YAML files or folders')
+  .option('--json', 'emit the versioned JSONL trace instead of text')
+  .option('-q, --quiet', 'print only failing scenarios and the summary')
+  .option('--profile <name>', `kernel profile to run on (${Object.keys(PROFILES).join(', ')}); overrides the files`)
+  .action((files: string[], o: { json?: boolean; quiet?: boolean; profile?: string }) => {
+    process.exitCode = runCommand(files, o);
+  });
+
+program
+  .command('schema')
+  .description('print the JSON Schema of scenario files (for editor completion)')
+  .option('-o, --out <file>', 'write to a file instead of stdout')
+  .action((o: { out?: string }) => {
+    const text = JSON.stringify(scenarioJsonSchema(), null, 2) + '\n';
+    if (o.out) writeFileSync(o.out, text);
+    else process.stdout.write(text);
+  });
+
+program
+  .command('profiles')
+  .description('list kernel profiles and their switches')
+  .action(() => {
+    for (const p of Object.values(PROFILES)) process.stdout.write(`${p.name.padEnd(6)} ${p.release}\n       ${p.description}\n`);
+  });
+
+program
+  .command('tour')
+  .description('run the curated demo scenarios (what npm start does)')
+  .action(() => {
+    process.exitCode = tourCommand();
+  });
+
+program.parseAsync(process.argv).catch((e: unknown) => {
+  process.stderr.write(`vfiolab: ${(e as Error).message}\n`);
+  process.exitCode = 2;
+});
