@@ -34,6 +34,7 @@ export { firstCounterexample, mergeReports } from './report/report.js';
 export type { ShrinkOptions, ShrinkResult } from './report/shrink.js';
 export { shrink } from './report/shrink.js';
 export { renderHuman, renderJsonl, TRACE_SCHEMA_VERSION } from './report/trace.js';
+export { summarizeReport } from './report/summary.js';
 export type { Shard } from './parallel/shard.js';
 export { formatShard, parseShard, shardOf } from './parallel/shard.js';
 export type { HarnessRef, ParallelOptions } from './parallel/pool.js';
