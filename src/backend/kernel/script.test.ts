@@ -90,6 +90,7 @@ describe('runner output parsing', () => {
     expect(s).toContain('intel-iommu,intremap=on,caching-mode=on');
     expect(s).toContain('-device edu');
     expect(s).toContain('intel_iommu=on');
+    expect(s).toContain('no_timer_check');
     expect(s).not.toContain('iommu=pt');
     expect(a.filter((x) => x.startsWith('file:'))).toEqual(['file:/t/c.log', 'file:/t/r.log']);
   });
