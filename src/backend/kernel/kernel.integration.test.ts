@@ -4,12 +4,12 @@
  * (VFIOLAB_CACHE or ~/.cache/vfiolab) and QEMU is installed.
  */
 import { describe, expect, it } from 'vitest';
-import { which } from './config.js';
+import { findBusybox, which } from './config.js';
 import { kernelReadiness } from './doctor.js';
 import { boot } from './qemu.js';
 import { encodeScript, fieldNum } from './script.js';
 
-const ready = kernelReadiness('6.1').ready && !!which('qemu-system-x86_64') && !!which('cpio');
+const ready = kernelReadiness('6.1').ready && !!which('qemu-system-x86_64') && !!which('cpio') && !!findBusybox();
 
 describe('real kernel 6.1 (QEMU)', () => {
   it.skipIf(!ready)(
