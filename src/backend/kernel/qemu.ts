@@ -119,7 +119,9 @@ async function bootOnce(kernel: KernelId, scripts: string[], opts: BootOptions):
     const consoleLog = join(dir, 'console.log');
     const resultsLog = join(dir, 'results.log');
     const args = qemuArgs(vmlinuz, initrd, consoleLog, resultsLog, opts);
-    const limit = opts.bootTimeoutMs ?? 120_000 + Math.ceil(1.5 * stepTimeoutMs) * Math.max(1, scripts.length);
+    // every scenario (a script, or a part after `reset`) may hang once for a whole step timeout
+    const scenarios = scripts.reduce((n, s) => n + 1 + (s.match(/^\s*reset\b/gm)?.length ?? 0), 0);
+    const limit = opts.bootTimeoutMs ?? 120_000 + Math.ceil(1.5 * stepTimeoutMs) * Math.max(1, scenarios);
     const t0 = Date.now();
     let timedOut = false;
     const exit = await new Promise<number | null>((resolve, reject) => {
