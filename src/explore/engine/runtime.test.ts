@@ -4,6 +4,8 @@ import { point } from '../../kernel/sched.js';
 import { LockDomain, Mutex } from '../../kernel/locks.js';
 import { explore } from '../explore.js';
 import type { Harness, Invariant, ThreadSpec } from '../harness.js';
+import { replay } from '../replay.js';
+import { renderHuman } from '../report/trace.js';
 import { abbaHarness, independentHarness } from '../testing/toys.js';
 
 interface W {
@@ -65,6 +67,8 @@ describe('runtime', () => {
     ]);
     const r = explore(bug, { strategy: 'dfs' });
     expect(r.counterexamples[0]?.outcome).toEqual({ kind: 'kernel_bug', message: 'BUG_ON(++retries > 10)', thread: 't' });
+    const trace = renderHuman(replay(bug, r.counterexamples[0]?.token ?? '', { trace: true }));
+    expect(trace).toContain('✗ BUG_ON(++retries > 10)');
     const err = harness([
       {
         name: 't',

@@ -33,9 +33,9 @@ export interface TraceEvent {
   /** Where the thread was parked, null when the step starts here. */
   readonly from: string | null;
   readonly fromKind: Yield['k'] | 'enter';
-  /** Where it parked next, or `return` when its step returned to user space. */
+  /** Where it parked next, `return` when its step returned to user space, or the error thrown. */
   readonly to: string;
-  readonly toKind: Yield['k'] | 'return';
+  readonly toKind: Yield['k'] | 'return' | 'throw';
   /** Was this step a decision (at least two threads enabled), and was it a preemption? */
   readonly decision: boolean;
   readonly preemption: boolean;
@@ -233,6 +233,10 @@ export class Runtime<W> {
       } catch (e) {
         outcome = thrownOutcome(e, ref.name);
         step++;
+        if (tracer !== undefined) {
+          const to = outcome.kind === 'kernel_bug' || outcome.kind === 'model_error' ? outcome.message : String(e);
+          tracer.event(traceEvent(step - 1, tid, ref, spec, idx[i] as number, before, to, 'throw', decision, preemption, dom.heldBy(ref.tid)));
+        }
         break;
       }
       step++;
@@ -255,20 +259,8 @@ export class Runtime<W> {
 
       if (tracer !== undefined) {
         const k = returned ? (idx[i] as number) - 1 : (idx[i] as number);
-        tracer.event({
-          i: step - 1,
-          tid,
-          thread: ref.name,
-          step: k,
-          stepName: stepNameOf(spec, k),
-          from: before === null ? null : before.label,
-          fromKind: before === null ? 'enter' : before.k,
-          to: returned ? 'return' : (ys[i] as Yield).label,
-          toKind: returned ? 'return' : (ys[i] as Yield).k,
-          decision,
-          preemption,
-          held: [...dom.heldBy(ref.tid)],
-        });
+        const y = ys[i] as Yield | null;
+        tracer.event(traceEvent(step - 1, tid, ref, spec, k, before, y === null ? 'return' : y.label, y === null ? 'return' : y.k, decision, preemption, dom.heldBy(ref.tid)));
       }
 
       if (returned) {
@@ -335,6 +327,35 @@ export class Runtime<W> {
       .join('; ');
     return { kind: 'deadlock', message, threads: stuck };
   }
+}
+
+function traceEvent<W>(
+  i: number,
+  tid: number,
+  ref: ThreadRef,
+  spec: ThreadSpec<W>,
+  step: number,
+  before: Yield | null,
+  to: string,
+  toKind: TraceEvent['toKind'],
+  decision: boolean,
+  preemption: boolean,
+  held: readonly string[],
+): TraceEvent {
+  return {
+    i,
+    tid,
+    thread: ref.name,
+    step,
+    stepName: stepNameOf(spec, step),
+    from: before === null ? null : before.label,
+    fromKind: before === null ? 'enter' : before.k,
+    to,
+    toKind,
+    decision,
+    preemption,
+    held: [...held],
+  };
 }
 
 function checkAll<W>(list: readonly Invariant<W>[], w: W, level: InvariantLevel, thread: string | null): Outcome | null {

@@ -26,6 +26,10 @@ describe('worker threads', () => {
     expect(seen.at(-1)).toBe(whole.executions);
   });
 
+  it('reports a worker that cannot load its harness', async () => {
+    await expect(exploreParallel({ module: toys, export: 'nope' }, { strategy: 'dfs', workers: 2 })).rejects.toThrow(/worker [01]\/2: .*not a Harness/);
+  });
+
   it('finds a bug in parallel and stops the siblings', async () => {
     const par = await exploreParallel({ module: toys, export: 'racyCounterFactory' }, { strategy: 'random', workers: 2, budget: { maxMs: 20_000 } });
     expect(par.counterexamples[0]?.key).toBe('invariant:no_lost_update');
