@@ -172,6 +172,18 @@ describe('runtime', () => {
     expect(r.counterexamples[0]?.outcome).toMatchObject({ invariant: 'no_lock_held_on_return', message: 'vendor returned from step0 holding m' });
   });
 
+  it('reports a harness whose setup throws as a model error', () => {
+    const broken: Harness<W> = {
+      ...harness([]),
+      setup: () => {
+        throw new Error('no such profile');
+      },
+    };
+    const r = explore(broken, { strategy: 'dfs' });
+    expect(r.executions).toBe(1);
+    expect(r.counterexamples[0]?.outcome).toEqual({ kind: 'model_error', message: 'harness setup failed: no such profile', thread: null });
+  });
+
   it('stops a livelock at maxSteps', () => {
     const spin = harness([
       {

@@ -13,6 +13,7 @@
  * The hot loop allocates nothing per step unless a tracer is attached: the decision point, the
  * enabled-set buffer and the result object are reused across executions.
  */
+import type { LockDomain } from '../../kernel/locks.js';
 import type { KGen, ThreadRef, Yield } from '../../kernel/sched.js';
 import { isEnabled } from '../../kernel/sched.js';
 import type { Harness, Invariant, InvariantLevel, ThreadSpec } from '../harness.js';
@@ -41,6 +42,8 @@ export interface TraceEvent {
   readonly preemption: boolean;
   /** Locks held by the thread after the step. */
   readonly held: readonly string[];
+  /** What the step returned (toKind `return`), as text; null otherwise or for `undefined`. */
+  readonly ret: string | null;
 }
 
 export interface Tracer {
@@ -118,10 +121,21 @@ export class Runtime<W> {
     r.lastDeviation = -1;
     const choices = r.choices;
 
-    const w = h.setup();
+    let w: W;
+    let dom: LockDomain;
+    let specs: readonly ThreadSpec<W>[];
+    try {
+      w = h.setup();
+      dom = h.lockDomain(w);
+      specs = h.threads(w);
+    } catch (e) {
+      const o = thrownOutcome(e, 'setup');
+      r.outcome = { kind: 'model_error', message: `harness setup failed: ${o.kind === 'model_error' || o.kind === 'kernel_bug' ? o.message : ''}`, thread: null };
+      r.world = undefined;
+      r.steps = r.decisions = r.preemptions = r.hash = 0;
+      return r;
+    }
     r.world = w;
-    const dom = h.lockDomain(w);
-    const specs = h.threads(w);
     const T = specs.length;
     let p = this.point;
     if (p.enabled.length < T) {
@@ -158,6 +172,7 @@ export class Runtime<W> {
     let h1 = 0x811c9dc5 | 0;
     let h2 = 0x5bd1e995 | 0;
     let outcome: Outcome = OK;
+    let retText: string | null = null;
 
     for (;;) {
       let n = 0;
@@ -244,6 +259,7 @@ export class Runtime<W> {
       let returned = false;
       if (res.done === true) {
         returned = true;
+        if (tracer !== undefined) retText = formatReturn(res.value);
         const k = idx[i] as number;
         gens[i] = null;
         ys[i] = null;
@@ -260,7 +276,8 @@ export class Runtime<W> {
       if (tracer !== undefined) {
         const k = returned ? (idx[i] as number) - 1 : (idx[i] as number);
         const y = ys[i] as Yield | null;
-        tracer.event(traceEvent(step - 1, tid, ref, spec, k, before, y === null ? 'return' : y.label, y === null ? 'return' : y.k, decision, preemption, dom.heldBy(ref.tid)));
+        const e = traceEvent(step - 1, tid, ref, spec, k, before, y === null ? 'return' : y.label, y === null ? 'return' : y.k, decision, preemption, dom.heldBy(ref.tid));
+        tracer.event(returned ? { ...e, ret: retText } : e);
       }
 
       if (returned) {
@@ -355,7 +372,30 @@ function traceEvent<W>(
     decision,
     preemption,
     held: [...held],
+    ret: null,
   };
+}
+
+/** A step's return value as trace text: errnos and counts as numbers, objects as JSON. */
+export function formatReturn(v: unknown): string | null {
+  switch (typeof v) {
+    case 'undefined':
+      return null;
+    case 'number':
+    case 'boolean':
+    case 'string':
+      return String(v);
+    case 'bigint':
+      return `${v}n`;
+    case 'object':
+      try {
+        return JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? `${x}n` : x)) ?? String(v);
+      } catch {
+        return String(v);
+      }
+    default:
+      return typeof v;
+  }
 }
 
 function checkAll<W>(list: readonly Invariant<W>[], w: W, level: InvariantLevel, thread: string | null): Outcome | null {

@@ -53,6 +53,7 @@ describe('replay', () => {
     expect(human).toContain('T1 detach');
     expect(human).toContain('T2 user');
     expect(human).toMatch(/\*.*▶ mlock/);
+    expect(human).toContain('⏎ mlock = 0');
     expect(human).toContain('outcome: invariant locked_vm_within_limit violated');
   });
 

@@ -10,7 +10,7 @@ export const TRACE_SCHEMA_VERSION = 1;
 
 /** Text of the cell of the thread that ran a scheduling step. */
 function cellOf(e: TraceEvent): string {
-  let cell = e.toKind === 'return' ? `⏎ ${e.stepName}` : e.toKind === 'throw' ? `✗ ${e.to}` : `→ ${e.to}`;
+  let cell = e.toKind === 'return' ? `⏎ ${e.stepName}${e.ret === null ? '' : ` = ${e.ret}`}` : e.toKind === 'throw' ? `✗ ${e.to}` : `→ ${e.to}`;
   if (e.fromKind === 'enter') cell = `▶ ${e.stepName} ${cell}`;
   else if (e.fromKind === 'acquire') cell = `✓ ${cell}`;
   return cell;
@@ -18,7 +18,7 @@ function cellOf(e: TraceEvent): string {
 
 /**
  * One line per scheduling step, one column per thread. The cell of the thread that ran shows
- * where it parked next (`→ label`), `⏎ step` when its step returned to user space, `✗ error`
+ * where it parked next (`→ label`), `⏎ step = value` when its step returned to user space, `✗ error`
  * when it threw (a BUG_ON, a model error), `▶ step` in
  * front when the step started here, `✓` in front when it resumed from an acquire (it took the
  * lock). `*` in the gutter marks a preemption. Columns are as wide as their longest cell, up to
@@ -82,6 +82,7 @@ export function renderJsonl(run: ScheduleRun | Replayed): string {
         decision: e.decision,
         preemption: e.preemption,
         held: e.held,
+        ret: e.ret,
       }),
     );
   }
