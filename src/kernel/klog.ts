@@ -67,3 +67,18 @@ export class Klog {
     return this.lines.slice(mark);
   }
 }
+
+/**
+ * A kernel path that would sleep forever waiting for user space to release something (e.g.
+ * vfio_unregister_group_dev waiting for the device fd to be closed). The synchronous runner
+ * reports it as a named outcome, like a BUG: the calling process is stuck.
+ */
+export class KernelHang extends Error {
+  override name = 'KernelHang';
+  constructor(
+    readonly func: string,
+    readonly why: string,
+  ) {
+    super(`task hung in ${func}: ${why}`);
+  }
+}

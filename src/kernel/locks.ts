@@ -109,6 +109,13 @@ export class RwSem implements Acquirable {
     yield { k: 'acquire', lock: this, mode: 'w', label: `down_write(${this.name})` };
     this.takeWrite();
   }
+  /** down_read_trylock(): true if taken. */
+  *down_read_trylock(): KGen<boolean> {
+    yield point(`down_read_trylock(${this.name})`);
+    if (!this.canAcquire(this.dom.current.tid, 'r')) return false;
+    this.takeRead();
+    return true;
+  }
   /** down_write_trylock(): true if taken. */
   *down_write_trylock(): KGen<boolean> {
     yield point(`down_write_trylock(${this.name})`);

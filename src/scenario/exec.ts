@@ -3,14 +3,14 @@
  * A step without `expect` must succeed. A kernel BUG stops the scenario (the process would be
  * stuck in the kernel): later steps are reported as not run.
  */
-import { KernelBug } from '../kernel/klog.js';
+import { KernelBug, KernelHang } from '../kernel/klog.js';
 import { getProfile } from '../kernel/profile.js';
 import { errnoName } from '../util/errno.js';
 import { Sys } from '../sys/system.js';
 import { hex } from '../util/units.js';
 import type { Expect, Scenario, Step } from './load.js';
 import type { ExecCtx, OpResult } from './ops.js';
-import { OPS } from './ops.js';
+import { OPS } from './registry.js';
 import { compareField } from './compare.js';
 
 export interface Counters {
@@ -109,7 +109,7 @@ export function runStep(ctx: ExecCtx, st: Step): StepRecord {
   try {
     res = ctx.sys.call(st.process, def.run(ctx, st.args));
   } catch (e) {
-    if (e instanceof KernelBug) fatal = e.message;
+    if (e instanceof KernelBug || e instanceof KernelHang) fatal = e.message;
     else throw e;
   }
   if (res && res.ret >= 0 && st.args.as !== undefined && st.op !== 'mmap' && st.op !== 'mmap_bar' && st.op !== 'share_fd') {

@@ -15,7 +15,7 @@ import type { Decoded, FieldSpec } from './fields.js';
 import { decodeFields } from './fields.js';
 import type { AddrExpr, Path } from './values.js';
 import * as V from './values.js';
-import { OPS } from './ops.js';
+import { OPS } from './registry.js';
 
 export interface Expect {
   ret?: number;
@@ -81,6 +81,19 @@ export const iommuSpec: Record<string, FieldSpec> = {
   intr_remap: { type: 'bool', doc: 'interrupt remapping present (default true)' },
   cache_coherent: { type: 'bool', doc: 'can enforce cache coherency (default true)' },
   msi_window: { type: 'bool', doc: 'reserve the x86 MSI window 0xfee00000-0xfeefffff (default true)' },
+};
+
+export const mdevTypeSpec: Record<string, FieldSpec> = {
+  name: { type: 'string', required: true, doc: 'type name (sysfs directory <driver>-<name>)' },
+  available_instances: { type: 'int', doc: 'instances that can be created (default 4)' },
+  device_api: { type: { enum: ['vfio-pci', 'vfio-platform', 'vfio-amba', 'vfio-ccw', 'vfio-ap'] }, doc: 'device_api attribute (default vfio-pci)' },
+  description: { type: 'string', doc: 'description attribute' },
+};
+
+export const mdevParentSpec: Record<string, FieldSpec> = {
+  name: { type: 'string', required: true, doc: 'parent device name' },
+  driver: { type: { enum: ['vgpu', 'mtty', 'misbehaving'] }, required: true, doc: 'sample vendor driver' },
+  types: { type: { list: { object: mdevTypeSpec } }, required: true, doc: 'supported types' },
 };
 
 export const kernelSpec: Record<string, FieldSpec> = {
@@ -218,7 +231,21 @@ function decodeHost(c: Ctx, raw: unknown): HostSpec {
       return out as HostSpec['iommu'];
     });
   }
-  return { processes, devices, iommu };
+  const mdevRaw = h.mdev ?? [];
+  if (!Array.isArray(mdevRaw)) throw c.error([...path, 'mdev'], 'expected a list of mdev parents');
+  const mdev = mdevRaw.map((m, i) =>
+    c.wrap(() => {
+      const d = decodeFields(mdevParentSpec, m, [...path, 'mdev', i]);
+      const types = (d.types as Decoded[]).map((t) => ({
+        name: String(t.name),
+        available_instances: (t.available_instances as number | undefined) ?? 4,
+        device_api: ((t.device_api as string | undefined) ?? 'vfio-pci') as 'vfio-pci',
+        description: t.description as string | undefined,
+      }));
+      return { name: String(d.name), driver: String(d.driver), types };
+    }),
+  );
+  return { processes, devices, iommu, mdev };
 }
 
 function decodeExpect(c: Ctx, raw: unknown, path: Path): Expect {

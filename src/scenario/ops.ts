@@ -102,7 +102,7 @@ function showFlags(v: unknown, table: Readonly<Record<string, number>>): string 
 
 // ---- the table ------------------------------------------------------------------------------
 
-export const OPS: Record<string, OpDef> = {
+export const CORE_OPS: Record<string, OpDef> = {
   open_container: {
     doc: 'open("/dev/vfio/vfio"): a new, empty container',
     fields: { as: asField },

@@ -2,7 +2,7 @@
  * The JSON Schema of scenario files, generated from the same field definitions the loader uses,
  * so editors (YAML language server) can complete and check them.
  */
-import { OPS } from './ops.js';
+import { OPS } from './registry.js';
 import { objectSchema } from './fields.js';
 import { deviceSpec, iommuSpec, kernelSpec, processSpec } from './load.js';
 

@@ -26,6 +26,9 @@ import type { GroupIoctlArg } from '../vfio/group.js';
 import { vfio_device_release, vfio_group_fops_open, vfio_group_ioctl, vfio_group_ioctl_get_device_fd, vfio_group_put_file } from '../vfio/group.js';
 import { VfioContainer, VfioDevice, VfioGroup } from '../vfio/objects.js';
 import type { VfioDeviceOps } from '../vfio/objects.js';
+import type { MdevTypeSpec } from '../mdev/core.js';
+import { MdevCore } from '../mdev/core.js';
+import { MDEV_DRIVERS } from '../mdev/drivers/index.js';
 
 export type File =
   | { kind: 'container'; c: VfioContainer; refs: number }
@@ -53,10 +56,19 @@ export interface DeviceSpec {
   bridge?: boolean;
 }
 
+export interface MdevParentSpec {
+  /** parent device name */
+  name: string;
+  /** sample vendor driver: vgpu | mtty | misbehaving */
+  driver: string;
+  types: MdevTypeSpec[];
+}
+
 export interface HostSpec {
   processes: ProcessSpec[];
   devices: DeviceSpec[];
   iommu?: Partial<IommuHw>;
+  mdev?: MdevParentSpec[];
 }
 
 /** vfio-pci's device ops: nothing to pin, no dma_unmap. */
@@ -68,6 +80,7 @@ export class Sys {
   readonly devices = new Map<string, Device>();
   readonly vdevs = new Map<string, VfioDevice>();
   readonly hw: IommuHw;
+  readonly mdev: MdevCore;
 
   constructor(
     readonly k: Kernel,
@@ -77,6 +90,25 @@ export class Sys {
     let pid = 1000;
     for (const ps of spec.processes) this.addProcess(ps, ps.pid ?? pid++);
     for (const ds of spec.devices) this.addPciDevice(ds);
+    this.mdev = new MdevCore({
+      k,
+      addGroup: (g) => this.groups.set(g.iommu_group.id, g),
+      removeGroup: (g) => {
+        if (this.groups.get(g.iommu_group.id) === g) this.groups.delete(g.iommu_group.id);
+      },
+      freeGroupId: () => {
+        let id = 0;
+        while (this.groups.has(id)) id++;
+        return id;
+      },
+      addDevice: (label, vdev) => this.vdevs.set(label, vdev),
+      removeDevice: (label) => this.vdevs.delete(label),
+    });
+    for (const ps of spec.mdev ?? []) {
+      const drv = MDEV_DRIVERS[ps.driver];
+      if (!drv) throw new Error(`unknown mdev driver ${ps.driver}`);
+      this.mdev.mdev_register_parent(ps.name, drv, ps.types);
+    }
   }
 
   static create(profile: KernelProfile, spec: HostSpec, params: Partial<Type1Params> = {}): Sys {
