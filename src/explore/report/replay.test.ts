@@ -82,11 +82,15 @@ describe('shrink', () => {
   });
 
   it('reaches the minimum number of preemptions of the toy bugs', () => {
-    const h = mlockGapHarness({ split: true });
-    // a deliberately noisy failing schedule: switch at every decision
-    const noisy = runSchedule(h, [1, 2, 1, 2, 1, 2, 1, 2, 1, 2], { tolerant: true });
-    const start = noisy.outcome.kind === 'ok' ? explore(h, { strategy: 'random', seed: 4 }).counterexamples[0]?.choices ?? [] : noisy.choices;
-    const s = shrink(h, start);
-    expect(s.preemptions).toBe(1);
+    // deliberately noisy failing schedules: switch at every decision
+    const gap = mlockGapHarness({ split: true });
+    const noisyGap = runSchedule(gap, [1, 2, 1, 2, 1, 2, 1, 2], { tolerant: true });
+    expect([noisyGap.outcome.kind, noisyGap.preemptions]).toEqual(['invariant', 5]);
+    expect(shrink(gap, noisyGap.choices).preemptions).toBe(1);
+    const racy = counterHarness({ locked: false, threads: 3 });
+    const noisyRacy = runSchedule(racy, [1, 2, 3, 1, 2, 3, 1, 2, 3], { tolerant: true });
+    expect([noisyRacy.outcome.kind, noisyRacy.preemptions]).toEqual(['invariant', 6]);
+    const s = shrink(racy, noisyRacy.choices);
+    expect(s).toMatchObject({ preemptions: 1, choices: [1, 2], from: { preemptions: 6, length: 7 } });
   });
 });

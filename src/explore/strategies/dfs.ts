@@ -67,7 +67,6 @@ export class DfsScheduler implements Scheduler {
   private curEn: boolean[] = [];
   private nEn: number[] = [];
   private len = 0;
-  private executions = 0;
   // sleep sets (null when not reducing)
   private readonly independent: ((a: Yield, b: Yield) => boolean) | null;
   private sleepAt: number[][] = [];
@@ -189,7 +188,6 @@ export class DfsScheduler implements Scheduler {
   }
 
   end(r: ExecResult): boolean {
-    this.executions++;
     let counted = !r.pruned;
     if (this.shard.count > 1 && !this.itemReached && !r.pruned) counted = this.reachItem();
     this.backtrack();
