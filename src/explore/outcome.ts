@@ -3,9 +3,9 @@
  */
 import type { InvariantLevel } from './harness.js';
 
-export type OutcomeKind = 'ok' | 'invariant' | 'deadlock' | 'kernel_bug' | 'model_error' | 'step_limit';
+export type OutcomeKind = 'ok' | 'invariant' | 'deadlock' | 'kernel_bug' | 'kernel_hang' | 'model_error' | 'step_limit';
 
-export const OUTCOME_KINDS: readonly OutcomeKind[] = ['ok', 'invariant', 'deadlock', 'kernel_bug', 'model_error', 'step_limit'];
+export const OUTCOME_KINDS: readonly OutcomeKind[] = ['ok', 'invariant', 'deadlock', 'kernel_bug', 'kernel_hang', 'model_error', 'step_limit'];
 
 /** A thread stuck in a deadlock: where it waits and what it holds. */
 export interface StuckThread {
@@ -29,7 +29,10 @@ export type Outcome =
       readonly thread: string | null;
     }
   | { readonly kind: 'deadlock'; readonly message: string; readonly threads: readonly StuckThread[] }
+  /** BUG_ON: a thrown error named `KernelBug`. */
   | { readonly kind: 'kernel_bug'; readonly message: string; readonly thread: string }
+  /** A path that would sleep forever on user space: a thrown error named `KernelHang`. */
+  | { readonly kind: 'kernel_hang'; readonly message: string; readonly thread: string }
   | { readonly kind: 'model_error'; readonly message: string; readonly thread: string | null }
   | { readonly kind: 'step_limit'; readonly message: string };
 
@@ -59,6 +62,7 @@ export function describeOutcome(o: Outcome): string {
     case 'step_limit':
       return `${o.kind}: ${o.message}`;
     case 'kernel_bug':
+    case 'kernel_hang':
     case 'model_error':
       return `${o.kind}${o.thread === null ? '' : ` on ${o.thread}`}: ${o.message}`;
   }

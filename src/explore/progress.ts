@@ -30,7 +30,7 @@ export function compact(n: number): string {
  */
 export function progressLine(s: ProgressStats, width = 79): string {
   const o = s.outcomes;
-  const fails = o.invariant + o.kernel_bug + o.model_error + o.step_limit;
+  const fails = o.invariant + o.kernel_bug + o.kernel_hang + o.model_error + o.step_limit;
   const text =
     `[${s.strategy}] ${compact(s.executions)} execs  ${compact(execsPerSecond(s))}/s  ` +
     `sched ${compact(s.distinctSchedules)}  depth ${s.maxDecisions}  fail ${compact(fails)}  deadlock ${compact(o.deadlock)}  ` +

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { KGen } from '../../kernel/sched.js';
 import { point } from '../../kernel/sched.js';
+import { KernelHang } from '../../kernel/klog.js';
 import { LockDomain, Mutex } from '../../kernel/locks.js';
 import { explore } from '../explore.js';
 import type { Harness, Invariant, ThreadSpec } from '../harness.js';
@@ -67,6 +68,22 @@ describe('runtime', () => {
     ]);
     const r = explore(bug, { strategy: 'dfs' });
     expect(r.counterexamples[0]?.outcome).toEqual({ kind: 'kernel_bug', message: 'BUG_ON(++retries > 10)', thread: 't' });
+    const hang = harness([
+      {
+        name: 't',
+        steps: [
+          function* remove(): KGen<void> {
+            yield point('mdev_remove');
+            throw new KernelHang('vfio_unregister_group_dev', 'device still open');
+          },
+        ],
+      },
+    ]);
+    expect(explore(hang, { strategy: 'dfs' }).counterexamples[0]?.outcome).toEqual({
+      kind: 'kernel_hang',
+      message: 'task hung in vfio_unregister_group_dev: device still open',
+      thread: 't',
+    });
     const trace = renderHuman(replay(bug, r.counterexamples[0]?.token ?? '', { trace: true }));
     expect(trace).toContain('✗ BUG_ON(++retries > 10)');
     const err = harness([

@@ -130,7 +130,7 @@ export class Runtime<W> {
       specs = h.threads(w);
     } catch (e) {
       const o = thrownOutcome(e, 'setup');
-      r.outcome = { kind: 'model_error', message: `harness setup failed: ${o.kind === 'model_error' || o.kind === 'kernel_bug' ? o.message : ''}`, thread: null };
+      r.outcome = { kind: 'model_error', message: `harness setup failed: ${'message' in o ? o.message : ''}`, thread: null };
       r.world = undefined;
       r.steps = r.decisions = r.preemptions = r.hash = 0;
       return r;
@@ -249,7 +249,7 @@ export class Runtime<W> {
         outcome = thrownOutcome(e, ref.name);
         step++;
         if (tracer !== undefined) {
-          const to = outcome.kind === 'kernel_bug' || outcome.kind === 'model_error' ? outcome.message : String(e);
+          const to = 'message' in outcome ? outcome.message : String(e);
           tracer.event(traceEvent(step - 1, tid, ref, spec, idx[i] as number, before, to, 'throw', decision, preemption, dom.heldBy(ref.tid)));
         }
         break;
@@ -411,11 +411,14 @@ function checkAll<W>(list: readonly Invariant<W>[], w: W, level: InvariantLevel,
   return null;
 }
 
-/** A `KernelBug` (BUG_ON) thrown by a kernel path is a finding; anything else is a model error. */
+/**
+ * A `KernelBug` (BUG_ON) or `KernelHang` (a sleep no one will end) thrown by a kernel path is a
+ * finding; anything else is a model error. Matched by `name`, as src/kernel/klog.ts defines them.
+ */
 export function thrownOutcome(e: unknown, thread: string): Outcome {
-  if (typeof e === 'object' && e !== null && (e as { name?: unknown }).name === 'KernelBug') {
-    return { kind: 'kernel_bug', message: errorMessage(e), thread };
-  }
+  const name = typeof e === 'object' && e !== null ? (e as { name?: unknown }).name : undefined;
+  if (name === 'KernelBug') return { kind: 'kernel_bug', message: errorMessage(e), thread };
+  if (name === 'KernelHang') return { kind: 'kernel_hang', message: errorMessage(e), thread };
   return { kind: 'model_error', message: errorMessage(e), thread };
 }
 
@@ -423,7 +426,7 @@ function errorMessage(e: unknown): string {
   if (typeof e === 'object' && e !== null) {
     const m = (e as { message?: unknown }).message;
     const n = (e as { name?: unknown }).name;
-    if (typeof m === 'string') return typeof n === 'string' && n !== 'Error' && n !== 'KernelBug' ? `${n}: ${m}` : m;
+    if (typeof m === 'string') return typeof n === 'string' && n !== 'Error' && n !== 'KernelBug' && n !== 'KernelHang' ? `${n}: ${m}` : m;
   }
   return String(e);
 }

@@ -100,7 +100,7 @@ export async function exploreParallel(ref: HarnessRef, opts: ParallelOptions = {
       elapsedMs = Math.max(elapsedMs, s.elapsedMs);
       distinctSchedules += s.distinctSchedules;
       maxDecisions = Math.max(maxDecisions, s.maxDecisions);
-      for (const k of Object.keys(outcomes) as OutcomeKind[]) outcomes[k] += s.outcomes[k];
+      for (const k of Object.keys(outcomes) as OutcomeKind[]) outcomes[k] += s.outcomes[k] ?? 0;
     }
     onProgress({ harness, strategy: `${strategy}×${n}`, executions, elapsedMs, outcomes, distinctSchedules, maxDecisions });
   };

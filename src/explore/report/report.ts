@@ -94,7 +94,7 @@ export function mergeReports(reports: readonly ExploreReport[]): ExploreReport {
     strategies.add(r.strategy);
     executions += r.executions;
     elapsedMs = Math.max(elapsedMs, r.elapsedMs);
-    for (const k of Object.keys(outcomes) as OutcomeKind[]) outcomes[k] += r.outcomes[k];
+    for (const k of Object.keys(outcomes) as OutcomeKind[]) outcomes[k] += r.outcomes[k] ?? 0; // reports from before a kind existed lack it
     for (const [k, n] of Object.entries(r.failures)) failures[k] = (failures[k] ?? 0) + n;
     distinctSchedules += r.coverage.distinctSchedules;
     if (r.coverage.distinctStates !== null) distinctStates = (distinctStates ?? 0) + r.coverage.distinctStates;
