@@ -8,6 +8,8 @@ import { runCommand } from './run.js';
 import { scenarioJsonSchema } from '../scenario/schema.js';
 import { PROFILES } from '../kernel/profile.js';
 import { tourCommand } from './tour.js';
+import type { MemlockFlags } from './memlock.js';
+import { memlockCommand } from './memlock.js';
 
 const program = new Command();
 program.name('vfiolab').description('An executable model of Linux VFIO type1 with mediated devices').version('0.1.0');
@@ -38,6 +40,24 @@ program
   .description('list kernel profiles and their switches')
   .action(() => {
     for (const p of Object.values(PROFILES)) process.stdout.write(`${p.name.padEnd(6)} ${p.release}\n       ${p.description}\n`);
+  });
+
+program
+  .command('memlock')
+  .description('how much RLIMIT_MEMLOCK a VM needs for VFIO, and what libvirt/KubeVirt set')
+  .argument('[vm.yaml]', 'a VM description file (or use the flags)')
+  .option('--ram <size>', 'guest RAM, e.g. 16G')
+  .option('--backing <kind>', 'RAM backing: 4k, thp, hugetlb-2M, hugetlb-1G', 'thp')
+  .option('--passthrough <n>', 'vfio-pci devices at boot')
+  .option('--mdev <n>', 'mediated devices (vGPUs) at boot')
+  .option('--mdev-working-set <size>', 'memory each vGPU keeps pinned (default 256M)')
+  .option('--viommu', 'guest-visible IOMMU')
+  .option('--locked', '<memoryBacking><locked/>')
+  .option('--hotplug <plan>', 'comma-separated: "add passthrough,remove mdev"')
+  .option('--profile <name>', 'kernel profile')
+  .option('--json', 'machine-readable report')
+  .action((file: string | undefined, o: MemlockFlags) => {
+    process.exitCode = memlockCommand(file, o);
   });
 
 program

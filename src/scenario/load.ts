@@ -110,7 +110,7 @@ export const kernelSpec: Record<string, FieldSpec> = {
   },
 };
 
-class Ctx {
+export class DocCtx {
   constructor(
     readonly file: string,
     readonly doc: Document,
@@ -173,7 +173,7 @@ export function memlockField(v: unknown, path: Path): bigint {
   return V.size(v, path);
 }
 
-function decodeHost(c: Ctx, raw: unknown): HostSpec {
+function decodeHost(c: DocCtx, raw: unknown): HostSpec {
   const path: Path = ['host'];
   if (raw === undefined) raw = {};
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw c.error(path, 'expected a mapping with processes, devices, iommu');
@@ -248,7 +248,7 @@ function decodeHost(c: Ctx, raw: unknown): HostSpec {
   return { processes, devices, iommu, mdev };
 }
 
-function decodeExpect(c: Ctx, raw: unknown, path: Path): Expect {
+function decodeExpect(c: DocCtx, raw: unknown, path: Path): Expect {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw c.error(path, `expected a mapping of expectations (${EXPECT_KEYS.join(', ')} or returned fields)`);
   const e: Expect = { fields: {} };
   for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
@@ -298,7 +298,7 @@ interface Names {
   bufs: Set<string>;
 }
 
-function checkNames(c: Ctx, op: string, args: Decoded, path: Path, names: Names): void {
+function checkNames(c: DocCtx, op: string, args: Decoded, path: Path, names: Names): void {
   const spec = OPS[op]!.fields;
   for (const [k, f] of Object.entries(spec)) {
     const v = args[k];
@@ -316,7 +316,7 @@ function checkNames(c: Ctx, op: string, args: Decoded, path: Path, names: Names)
 }
 
 /** Decode one step mapping. `extraOps` lets extensions (mdev, ...) add operations. */
-export function decodeStep(c: Ctx, raw: unknown, path: Path, index: number, defaultProc: string, procs: Set<string>, names: Names): Step {
+export function decodeStep(c: DocCtx, raw: unknown, path: Path, index: number, defaultProc: string, procs: Set<string>, names: Names): Step {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw c.error(path, 'expected a mapping with one operation, e.g. "- VFIO_IOMMU_MAP_DMA: {...}"');
   const r = raw as Record<string, unknown>;
   const opKeys = Object.keys(r).filter((k) => !STEP_META.includes(k));
@@ -342,7 +342,7 @@ export function decodeStep(c: Ctx, raw: unknown, path: Path, index: number, defa
 export function parseScenario(text: string, file: string): Scenario {
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
-  const c = new Ctx(file, doc, lc);
+  const c = new DocCtx(file, doc, lc);
   if (doc.errors.length) {
     const e = doc.errors[0]!;
     const lp = lc.linePos(e.pos[0]);
