@@ -1471,7 +1471,7 @@ static void run_child(struct script *sc, int from, int to, int wfd)
 static int step_timeout(struct script *sc, int i, int base)
 {
 	int t = base;
-	for (int k = 0; k <= i && k < sc->nsteps; k++)
+	for (int k = 0; k < i && k < sc->nsteps; k++)	/* `timeout` applies to the steps after it */
 		if (!strcmp(sc->steps[k].op, "timeout")) {
 			for (int a = 0; a < sc->steps[k].nargs; a++)
 				if (!strcmp(sc->steps[k].args[a].key, "ms"))
@@ -1519,7 +1519,7 @@ static int run_scenario(struct script *sc, int from, int to, int scen, int kfd, 
 		if (pr == 0) {
 			/* the current step did not finish in time */
 			struct sbuf line = { 0 };
-			int i = current >= 0 ? current : from;
+			int i = current < 0 ? from : (done == current && current + 1 < to ? current + 1 : current);
 			sb_printf(&line, "@@VFIOLAB-STEP {\"i\":%d,\"line\":%d,\"op\":", i, sc->steps[i].lineno);
 			sb_json_str(&line, sc->steps[i].op);
 			sb_printf(&line, ",\"ret\":-1,\"errno\":0,\"errname\":\"\",\"fields\":{},\"vmlck_kb\":-1,\"ms\":%d,\"hung\":true,\"klog\":[",
@@ -1557,6 +1557,9 @@ static int run_scenario(struct script *sc, int from, int to, int scen, int kfd, 
 				printf("@@VFIOLAB-STEP %s\n", acc.p + 2);
 				fflush(stdout);
 				done = current;
+				/* between steps: wait for the next one (or the end) as long as any step */
+				deadline = now_ms() + (base_timeout > step_timeout(sc, current + 1, base_timeout) ?
+						       base_timeout : step_timeout(sc, current + 1, base_timeout));
 			}
 			size_t used = nl - acc.p + 1;
 			memmove(acc.p, nl + 1, acc.len - used + 1);

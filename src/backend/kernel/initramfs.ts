@@ -5,7 +5,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { findBusybox, kernelPaths, repoRoot, runnerPath, type KernelId } from './config.js';
 import { runOk } from './exec.js';
@@ -79,7 +79,8 @@ export function ensureBaseInitramfs(id: KernelId, release: string, force = false
   const stamp = out + '.stamp';
   if (!force && existsSync(out) && existsSync(stamp) && readFileSync(stamp, 'utf8').trim() === hash) return out;
 
-  const root = join(kernelPaths(id).build, 'initramfs-root');
+  // staged and packed under unique names, then renamed: concurrent runs never see a half-written archive
+  const root = join(kernelPaths(id).build, `initramfs-root.${process.pid}`);
   rmSync(root, { recursive: true, force: true });
   for (const d of ['bin', 'lib/vfiolab', 'proc', 'sys', 'dev', 'tmp', 'vfiolab/scripts']) mkdirSync(join(root, d), { recursive: true });
   copyFileSync(busybox, join(root, 'bin', 'busybox'));
@@ -100,7 +101,10 @@ export function ensureBaseInitramfs(id: KernelId, release: string, force = false
     throw new Error(`VFIO modules not found under ${modRoot}`);
   }
   writeFileSync(join(root, 'lib', 'vfiolab', 'modules.list'), loaded.join('\n') + '\n');
-  packCpio(root, out);
+  const tmp = `${out}.${process.pid}.tmp`;
+  packCpio(root, tmp);
+  rmSync(root, { recursive: true, force: true });
+  renameSync(tmp, out);
   writeFileSync(stamp, hash + '\n');
   return out;
 }

@@ -34,12 +34,12 @@ describe.skipIf(!gcc || process.platform !== 'linux')('vfiolab-runner on the hos
       { op: 'map_dma', args: { container: 'nosuch', vaddr: 'b', iova: 0, size: 4096 } },
       { op: 'reset' },
       { op: 'status' },
-      { op: 'timeout', args: { ms: 300 } },
-      { op: 'sleep', args: { ms: 3000 } },
+      { op: 'timeout', args: { ms: 1500 } },
+      { op: 'sleep', args: { ms: 8000 } },
     ]);
     const f = join(dir, 's.txt');
     writeFileSync(f, script);
-    const r = spawnSync(runner, ['-t', '5000', f], { encoding: 'utf8', timeout: 20_000 });
+    const r = spawnSync(runner, ['-t', '20000', f], { encoding: 'utf8', timeout: 40_000 });
     expect(r.status).toBe(0);
     const out = parseRunnerOutput(r.stdout);
     expect(out.ended).toBe(true);
@@ -54,5 +54,5 @@ describe.skipIf(!gcc || process.platform !== 'linux')('vfiolab-runner on the hos
     expect(steps[6]!.vmlckKb).toBe(0);
     expect(steps[8]).toMatchObject({ op: 'sleep', hung: true });
     expect(out.scripts[0]!.result).toBe('hung');
-  }, 30_000);
+  }, 60_000);
 });

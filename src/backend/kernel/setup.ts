@@ -10,7 +10,7 @@
  * Idempotent: every piece is skipped when present and up to date.
  */
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   cacheDir,
@@ -185,7 +185,9 @@ export function buildRunner(force = false): string {
   const hash = hashFiles([src, uapi]);
   if (!force && existsSync(out) && readStamp(stamp) === hash) return out;
   mkdirSync(join(cacheDir(), 'build'), { recursive: true });
-  runOk('gcc', ['-static', '-O2', '-Wall', '-o', out, src]);
+  const tmp = `${out}.${process.pid}.tmp`;
+  runOk('gcc', ['-static', '-O2', '-Wall', '-o', tmp, src]);
+  renameSync(tmp, out);
   writeFileSync(stamp, hash + '\n');
   return out;
 }
@@ -197,13 +199,15 @@ export function buildModule(id: KernelId, release: string, force = false): strin
   const stamp = out + '.stamp';
   const hash = hashFiles(files, release);
   if (!force && existsSync(out) && readStamp(stamp) === hash) return out;
-  const work = join(kernelPaths(id).build, 'mdev-src');
+  const work = join(kernelPaths(id).build, `mdev-src.${process.pid}`);
   rmSync(work, { recursive: true, force: true });
   mkdirSync(work, { recursive: true });
   for (const f of files) copyFileSync(f, join(work, f.split('/').pop()!));
   // No pahole here: skip BTF generation for the module (6.12 headers ask for it).
   runOk('make', ['-C', headersDir(id, release), `M=${work}`, 'CONFIG_DEBUG_INFO_BTF_MODULES=', 'modules']);
-  copyFileSync(join(work, 'vfiolab_mdev.ko'), out);
+  copyFileSync(join(work, 'vfiolab_mdev.ko'), `${out}.${process.pid}.tmp`);
+  renameSync(`${out}.${process.pid}.tmp`, out);
+  rmSync(work, { recursive: true, force: true });
   writeFileSync(stamp, hash + '\n');
   return out;
 }
