@@ -3,9 +3,9 @@
  *
  *   npx tsx src/backend/kernel/dev-cli.ts setup [6.1|6.12 …]
  *   npx tsx src/backend/kernel/dev-cli.ts doctor [--json]
- *   npx tsx src/backend/kernel/dev-cli.ts run 6.1|6.12 [--json] [--keep] [--step-timeout MS] [--param k=v] script.txt …
+ *   npx tsx src/backend/kernel/dev-cli.ts run 6.1|6.12 [--json] [--out results.json] [--keep] [--step-timeout MS] [--param k=v] script.txt …
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { boot, doctor, setupKernel, type KernelId } from './cli-entry.js';
 
 function summarize(i: number, r: { i: number; op: string; ret: number; errname: string; vmlckKb: number; fields: Record<string, string>; klog: string[]; hung?: boolean; died?: string; error?: string }): string {
@@ -33,12 +33,14 @@ async function main(): Promise<void> {
     const files: string[] = [];
     let json = false;
     let keep = false;
+    let outFile: string | undefined;
     let stepTimeoutMs: number | undefined;
     const params: Record<string, string> = {};
     while (rest.length) {
       const a = rest.shift()!;
       if (a === '--json') json = true;
       else if (a === '--keep') keep = true;
+      else if (a === '--out') outFile = rest.shift();
       else if (a === '--step-timeout') stepTimeoutMs = Number(rest.shift());
       else if (a === '--param') {
         const [k, v] = rest.shift()!.split('=');
@@ -50,6 +52,13 @@ async function main(): Promise<void> {
       ...(stepTimeoutMs ? { stepTimeoutMs } : {}),
       ...(Object.keys(params).length ? { type1Params: params } : {}),
     });
+    if (outFile) {
+      const record = {
+        kernel: r.release,
+        scripts: r.output.scripts.map((sc, k) => ({ file: files[k] ?? sc.script, result: sc.result, steps: sc.steps.map((st) => ({ ...st, ms: undefined })) })),
+      };
+      writeFileSync(outFile, JSON.stringify(record, null, 1) + '\n');
+    }
     if (json) {
       console.log(JSON.stringify({ ...r, console: undefined, raw: undefined }, null, 2));
       return;
