@@ -35,6 +35,7 @@ export type { ShrinkOptions, ShrinkResult } from './report/shrink.js';
 export { shrink } from './report/shrink.js';
 export { renderHuman, renderJsonl, TRACE_SCHEMA_VERSION } from './report/trace.js';
 export { summarizeReport } from './report/summary.js';
+export { renderMermaid } from './report/mermaid.js';
 export type { Shard } from './parallel/shard.js';
 export { formatShard, parseShard, shardOf } from './parallel/shard.js';
 export type { HarnessRef, ParallelOptions } from './parallel/pool.js';

@@ -34,6 +34,8 @@ export interface TraceEvent {
   /** Where the thread was parked, null when the step starts here. */
   readonly from: string | null;
   readonly fromKind: Yield['k'] | 'enter';
+  /** The lock taken when resuming from an `acquire` point, else null. */
+  readonly took: string | null;
   /** Where it parked next, `return` when its step returned to user space, or the error thrown. */
   readonly to: string;
   readonly toKind: Yield['k'] | 'return' | 'throw';
@@ -367,6 +369,7 @@ function traceEvent<W>(
     stepName: stepNameOf(spec, step),
     from: before === null ? null : before.label,
     fromKind: before === null ? 'enter' : before.k,
+    took: before !== null && before.k === 'acquire' ? before.lock.name : null,
     to,
     toKind,
     decision,

@@ -77,6 +77,7 @@ export function renderJsonl(run: ScheduleRun | Replayed): string {
         stepName: e.stepName,
         from: e.from,
         fromKind: e.fromKind,
+        took: e.took,
         to: e.to,
         toKind: e.toKind,
         decision: e.decision,
