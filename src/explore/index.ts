@@ -30,7 +30,7 @@ export { replay, runSchedule } from './replay.js';
 export type { ReplayToken } from './report/token.js';
 export { decodeToken, encodeToken } from './report/token.js';
 export type { Counterexample, ExploreReport } from './report/report.js';
-export { firstCounterexample, mergeReports } from './report/report.js';
+export { firstCounterexample, mergeReports, parseReport } from './report/report.js';
 export type { ShrinkOptions, ShrinkResult } from './report/shrink.js';
 export { shrink } from './report/shrink.js';
 export { renderHuman, renderJsonl, TRACE_SCHEMA_VERSION } from './report/trace.js';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { explore } from '../explore.js';
 import type { Harness } from '../harness.js';
-import { mergeReports } from '../report/report.js';
+import { mergeReports, parseReport } from '../report/report.js';
 import { abbaHarness, counterHarness, independentHarness, mlockGapHarness } from '../testing/toys.js';
 import { parseShard, shardOf } from './shard.js';
 
@@ -15,6 +15,13 @@ const harnesses: Harness<unknown>[] = [
 ] as Harness<unknown>[];
 
 describe('sharding', () => {
+  it('rejects files that are not v1 reports', () => {
+    expect(() => parseReport({ v: 2 }, 'r-0.json')).toThrow('r-0.json: not a v1 explore report (v is 2)');
+    expect(() => parseReport(null)).toThrow(/not an object/);
+    const ok = explore(independentHarness(2, 1), { strategy: 'dfs' });
+    expect(parseReport(JSON.parse(JSON.stringify(ok)))).toEqual(ok);
+  });
+
   it('parses i/n', () => {
     expect(parseShard('2/5')).toEqual({ index: 2, count: 5 });
     expect(() => parseShard('5/5')).toThrow();
@@ -32,7 +39,8 @@ describe('sharding', () => {
             const parts = Array.from({ length: count }, (_, index) =>
               explore(h, { strategy: 'dfs', preemptionBound, splitDepth, shard: { index, count }, stopOnFailure: false }),
             );
-            const merged = mergeReports(parts);
+            // as across machines: each shard's report goes through JSON
+            const merged = mergeReports(parts.map((p, i) => parseReport(JSON.parse(JSON.stringify(p)), `shard ${i}`)));
             const what = `${h.name} bound ${preemptionBound} shards ${count} split ${splitDepth}`;
             expect(merged.executions, what).toBe(whole.executions);
             expect(merged.outcomes, what).toEqual(whole.outcomes);

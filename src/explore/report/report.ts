@@ -115,3 +115,31 @@ export function mergeReports(reports: readonly ExploreReport[]): ExploreReport {
     coverage: { distinctSchedules, distinctStates, maxDecisions, maxSteps },
   };
 }
+
+/**
+ * An ExploreReport read back from JSON (a shard's output file), checked enough to merge safely:
+ * version, harness, counts and counterexample tokens. Throws a message naming what is wrong.
+ */
+export function parseReport(x: unknown, source = 'report'): ExploreReport {
+  const bad = (what: string): never => {
+    throw new Error(`${source}: not a v1 explore report (${what})`);
+  };
+  if (typeof x !== 'object' || x === null) return bad('not an object');
+  const r = x as Partial<Record<keyof ExploreReport, unknown>>;
+  if (r.v !== 1) bad(`v is ${JSON.stringify(r.v)}`);
+  if (typeof r.harness !== 'string') bad('no harness');
+  if (typeof r.strategy !== 'string') bad('no strategy');
+  if (typeof r.executions !== 'number' || !Number.isInteger(r.executions) || r.executions < 0) bad('bad executions');
+  if (typeof r.complete !== 'boolean') bad('no complete');
+  if (typeof r.outcomes !== 'object' || r.outcomes === null) bad('no outcomes');
+  for (const [k, n] of Object.entries(r.outcomes as object)) if (typeof n !== 'number') bad(`outcomes.${k}`);
+  if (typeof r.failures !== 'object' || r.failures === null) bad('no failures');
+  if (!Array.isArray(r.counterexamples)) bad('no counterexamples');
+  for (const c of r.counterexamples as unknown[]) {
+    const ce = c as Partial<Counterexample> | null;
+    if (typeof ce?.key !== 'string' || typeof ce.token !== 'string' || !ce.token.startsWith('v1:') || !Array.isArray(ce.choices)) bad('bad counterexample');
+  }
+  const cov = r.coverage as Partial<ExploreReport['coverage']> | undefined;
+  if (typeof cov?.distinctSchedules !== 'number') bad('no coverage');
+  return { ...(x as ExploreReport), outcomes: { ...emptyOutcomes(), ...(r.outcomes as Record<OutcomeKind, number>) } };
+}
