@@ -109,8 +109,12 @@ export function explore<W>(harness: Harness<W>, opts: ExploreOptions = {}): Expl
   let executions = 0;
   let maxDecisions = 0;
   let maxSteps = 0;
-  let iter = 0;
+  // The clock is read every `stride` executions: adaptively, so that fast harnesses do not pay
+  // for the clock on every execution and slow ones (ms per execution) do not overrun the budget.
+  let stride = 1;
+  let untilCheck = 0;
   const t0 = performance.now();
+  let lastCheck = t0;
   let nextProgress = t0 + interval;
 
   const stats = (now: number): ProgressStats => ({
@@ -124,8 +128,12 @@ export function explore<W>(harness: Harness<W>, opts: ExploreOptions = {}): Expl
   });
 
   while (executions < maxExecutions) {
-    if ((iter++ & 63) === 0) {
+    if (untilCheck-- === 0) {
       const now = performance.now();
+      if (now - lastCheck < 1 && stride < 256) stride *= 2;
+      else if (now - lastCheck > 20 && stride > 1) stride >>= 1;
+      lastCheck = now;
+      untilCheck = stride - 1;
       if (now - t0 >= maxMs) break;
       if (shouldStop !== undefined && shouldStop()) break;
       if (onProgress !== undefined && now >= nextProgress) {

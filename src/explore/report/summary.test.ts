@@ -30,6 +30,20 @@ describe('summary and progress', () => {
   });
 });
 
+describe('budget', () => {
+  it('stops slow harnesses close to maxMs', () => {
+    const slow = counterHarness({ locked: true });
+    const busy = { ...slow, setup: () => {
+      const until = performance.now() + 5;
+      while (performance.now() < until);
+      return slow.setup();
+    } };
+    const r = explore(busy, { strategy: 'random', stopOnFailure: false, budget: { maxMs: 100 } });
+    expect(r.elapsedMs).toBeLessThan(150);
+    expect(r.executions).toBeGreaterThan(5);
+  });
+});
+
 describe('portfolio', () => {
   it('round-robins its members and is complete once an unbounded DFS member is', () => {
     const dfs = new DfsScheduler({ preemptionBound: Infinity });
