@@ -1233,6 +1233,42 @@ static int op_module_param(void)
 	return 0;
 }
 
+/* path=/sys/... [value=]: write (if value given; '~' stands for a space) and read back */
+static int op_sysfs(void)
+{
+	const char *p = arg("path"), *v = arg("value");
+	char got[512] = "", val[512];
+	if (!p || strncmp(p, "/sys/", 5))
+		SCRIPT_ERR("path= must start with /sys/");
+	if (v) {
+		snprintf(val, sizeof(val), "%s", v);
+		for (char *q = val; *q; q++)
+			if (*q == '~')
+				*q = ' ';
+		int fd = open(p, O_WRONLY | O_CLOEXEC);
+		if (fd < 0)
+			return -1;
+		ssize_t w = write(fd, val, strlen(val));
+		int e = errno;
+		close(fd);
+		if (w < 0) {
+			errno = e;
+			return -1;
+		}
+	}
+	int fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		ssize_t r = read(fd, got, sizeof(got) - 1);
+		close(fd);
+		if (r > 0) {
+			got[r] = 0;
+			got[strcspn(got, "\n")] = 0;
+		}
+		field_str("value", got);
+	}
+	return 0;
+}
+
 static int op_shell(void)
 {
 	/* cmd=... with '~' standing for a space; for diagnostics only */
@@ -1251,6 +1287,10 @@ struct opdef {
 	const char *name;
 	int (*fn)(void);
 };
+
+static int op_proc_fork(void);
+static int op_proc_exit(void);
+static int op_sysfs(void);
 
 static int op_mlock_on(void) { return op_mlock(1); }
 static int op_mlock_off(void) { return op_mlock(0); }
@@ -1286,6 +1326,9 @@ static const struct opdef ops[] = {
 	{ "unmap_mode", op_unmap_mode },
 	{ "query", op_query },
 	{ "module_param", op_module_param },
+	{ "sysfs", op_sysfs },
+	{ "proc_fork", op_proc_fork },
+	{ "proc_exit", op_proc_exit },
 	{ "sleep", op_sleep },
 	{ "shell", op_shell },
 	{ "timeout", op_nop },	/* read by the parent */
@@ -1413,55 +1456,213 @@ static void write_all(int fd, const char *p, size_t n)
 	}
 }
 
+/* Execute step i in this process and build its "J {...}\n" line. */
+static void exec_step(struct script *sc, int i, int kfd, const char *proc, struct sbuf *line)
+{
+	struct step *st = &sc->steps[i];
+	const struct opdef *d;
+	int r, e;
+	double t0;
+
+	cur = st;
+	free(fields.p);
+	memset(&fields, 0, sizeof(fields));
+	nfields = 0;
+	errmsg[0] = 0;
+	for (d = ops; d->name; d++)
+		if (!strcmp(d->name, st->op))
+			break;
+	t0 = now_ms();
+	if (!d->name) {
+		snprintf(errmsg, sizeof(errmsg), "unknown op %s", st->op);
+		r = -2;
+		e = 0;
+	} else {
+		errno = 0;
+		r = d->fn();
+		e = r == -1 ? errno : 0;
+	}
+	double dt = now_ms() - t0;
+	long vmlck = read_status_kb("VmLck");
+
+	sb_printf(line, "J {\"i\":%d,\"line\":%d,\"op\":", i, st->lineno);
+	sb_json_str(line, st->op);
+	if (proc) {
+		sb_puts(line, ",\"proc\":");
+		sb_json_str(line, proc);
+	}
+	sb_printf(line, ",\"ret\":%d,\"errno\":%d,\"errname\":\"%s\",\"fields\":{%s},\"vmlck_kb\":%ld,\"ms\":%.3f,\"klog\":[",
+		  r == -2 ? -1 : r, e, errname(e), fields.p ? fields.p : "", vmlck, dt);
+	drain_kmsg(kfd, line, MAX_KLOG);
+	sb_puts(line, "]");
+	if (r == -2) {
+		sb_puts(line, ",\"error\":");
+		sb_json_str(line, errmsg);
+	}
+	sb_puts(line, "}\n");
+}
+
+/* Helper processes: `proc_fork as=P` forks one (own mm, copies of the fd table and
+ * buffers); a step with `on=P` runs in it. */
+struct helper {
+	char name[64];
+	pid_t pid;
+	int cmd;	/* write step indices (int) */
+	int res;	/* read "J ..." lines */
+};
+static struct helper helpers[8];
+
+static struct helper *find_helper(const char *name)
+{
+	for (int k = 0; k < 8; k++)
+		if (helpers[k].pid > 0 && !strcmp(helpers[k].name, name))
+			return &helpers[k];
+	return NULL;
+}
+
+static struct script *cur_script;
+static int cur_kfd;
+
+static void helper_loop(const char *name, int cmd, int res)
+{
+	int i;
+	for (;;) {
+		ssize_t n = read(cmd, &i, sizeof(i));
+		if (n != sizeof(i) || i < 0)
+			_exit(0);
+		struct sbuf line = { 0 };
+		exec_step(cur_script, i, cur_kfd, name, &line);
+		write_all(res, line.p, line.len);
+		free(line.p);
+	}
+}
+
+static int op_proc_fork(void)
+{
+	const char *as = arg("as");
+	int c[2], r[2];
+	struct helper *h = NULL;
+
+	if (!as || !strcmp(as, "main"))
+		SCRIPT_ERR("missing as= (not \"main\")");
+	if (find_helper(as))
+		SCRIPT_ERR("process %s exists", as);
+	for (int k = 0; k < 8; k++)
+		if (helpers[k].pid <= 0) {
+			h = &helpers[k];
+			break;
+		}
+	if (!h)
+		SCRIPT_ERR("too many processes");
+	if (pipe(c) || pipe(r))
+		return -1;
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		close(c[1]);
+		close(r[0]);
+		for (int k = 0; k < 8; k++)	/* not the parent's other helpers' pipes */
+			if (helpers[k].pid > 0) {
+				close(helpers[k].cmd);
+				close(helpers[k].res);
+				helpers[k].pid = 0;
+			}
+		helper_loop(as, c[0], r[1]);
+	}
+	close(c[0]);
+	close(r[1]);
+	snprintf(h->name, sizeof(h->name), "%s", as);
+	h->pid = pid;
+	h->cmd = c[1];
+	h->res = r[0];
+	field_dec("pid", pid);
+	return 0;
+}
+
+static int op_proc_exit(void)
+{
+	const char *p = arg("proc");
+	struct helper *h = p ? find_helper(p) : NULL;
+	int st = 0, stop = -1;
+	if (!h)
+		SCRIPT_ERR("unknown proc=%s", p ? p : "");
+	write_all(h->cmd, (const char *)&stop, sizeof(stop));
+	close(h->cmd);
+	close(h->res);
+	waitpid(h->pid, &st, 0);
+	h->pid = 0;
+	field_dec("status", st);
+	return 0;
+}
+
+/* Run step i in helper h; copy its J line into out (or a died line). */
+static void run_in_helper(struct helper *h, int i, struct sbuf *out)
+{
+	char buf[4096];
+	if (write(h->cmd, &i, sizeof(i)) != sizeof(i))
+		goto dead;
+	for (;;) {
+		ssize_t n = read(h->res, buf, sizeof(buf));
+		if (n <= 0)
+			goto dead;
+		sb_putn(out, buf, n);
+		if (out->p[out->len - 1] == '\n')
+			return;
+	}
+dead:;
+	int st = 0;
+	waitpid(h->pid, &st, WNOHANG);
+	out->len = 0;
+	sb_printf(out, "J {\"i\":%d,\"line\":%d,\"op\":", i, cur_script->steps[i].lineno);
+	sb_json_str(out, cur_script->steps[i].op);
+	sb_puts(out, ",\"proc\":");
+	sb_json_str(out, h->name);
+	sb_puts(out, ",\"ret\":-1,\"errno\":0,\"errname\":\"\",\"fields\":{},\"vmlck_kb\":-1,\"ms\":0,\"klog\":[],\"died\":\"helper process gone\"}\n");
+	h->pid = 0;
+}
+
 static void run_child(struct script *sc, int from, int to, int wfd)
 {
 	int kfd = open_kmsg_at_end();
 	char msg[64];
 
+	setpgid(0, 0);	/* the parent kills the whole group (helpers too) on a hang */
+	cur_script = sc;
+	cur_kfd = kfd;
 	for (int i = from; i < to; i++) {
-		struct step *st = &sc->steps[i];
-		const struct opdef *d;
 		struct sbuf line = { 0 };
-		int r, e;
-		double t0;
+		const char *on = NULL;
 
 		snprintf(msg, sizeof(msg), "S %d %llu\n", i, kmsg_last_seq);
 		write_all(wfd, msg, strlen(msg));
-		cur = st;
-		free(fields.p);
-		memset(&fields, 0, sizeof(fields));
-		nfields = 0;
-		errmsg[0] = 0;
-		for (d = ops; d->name; d++)
-			if (!strcmp(d->name, st->op))
-				break;
-		t0 = now_ms();
-		if (!d->name) {
-			snprintf(errmsg, sizeof(errmsg), "unknown op %s", st->op);
-			r = -2;
-			e = 0;
+		for (int a = 0; a < sc->steps[i].nargs; a++)
+			if (!strcmp(sc->steps[i].args[a].key, "on"))
+				on = sc->steps[i].args[a].val;
+		if (on && strcmp(on, "main")) {
+			struct helper *h = find_helper(on);
+			if (h) {
+				run_in_helper(h, i, &line);
+			} else {
+				cur = &sc->steps[i];
+				sb_printf(&line, "J {\"i\":%d,\"line\":%d,\"op\":", i, sc->steps[i].lineno);
+				sb_json_str(&line, sc->steps[i].op);
+				sb_printf(&line, ",\"ret\":-1,\"errno\":0,\"errname\":\"\",\"fields\":{},\"vmlck_kb\":%ld,\"ms\":0,\"klog\":[],\"error\":\"unknown process on=%s\"}\n",
+					  read_status_kb("VmLck"), on);
+			}
 		} else {
-			errno = 0;
-			r = d->fn();
-			e = r == -1 ? errno : 0;
+			exec_step(sc, i, kfd, NULL, &line);
 		}
-		double dt = now_ms() - t0;
-		long vmlck = read_status_kb("VmLck");
-
-		sb_printf(&line, "J {\"i\":%d,\"line\":%d,\"op\":", i, st->lineno);
-		sb_json_str(&line, st->op);
-		sb_printf(&line, ",\"ret\":%d,\"errno\":%d,\"errname\":\"%s\",\"fields\":{%s},\"vmlck_kb\":%ld,\"ms\":%.3f,\"klog\":[",
-			  r == -2 ? -1 : r, e, errname(e), fields.p ? fields.p : "", vmlck, dt);
-		drain_kmsg(kfd, &line, MAX_KLOG);
-		sb_puts(&line, "]");
-		if (r == -2) {
-			sb_puts(&line, ",\"error\":");
-			sb_json_str(&line, errmsg);
-		}
-		sb_puts(&line, "}\n");
 		write_all(wfd, line.p, line.len);
 		free(line.p);
 	}
+	for (int k = 0; k < 8; k++)
+		if (helpers[k].pid > 0) {
+			int stop = -1;
+			write_all(helpers[k].cmd, (const char *)&stop, sizeof(stop));
+			waitpid(helpers[k].pid, NULL, 0);
+		}
 	_exit(0);
 }
 
@@ -1528,6 +1729,7 @@ static int run_scenario(struct script *sc, int from, int to, int scen, int kfd, 
 			sb_puts(&line, "]}\n");
 			emit(line.p);
 			free(line.p);
+			kill(-pid, SIGKILL);
 			kill(pid, SIGKILL);
 			usleep(200000);
 			waitpid(pid, &status, WNOHANG);

@@ -8,13 +8,13 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { boot, doctor, setupKernel, type KernelId } from './cli-entry.js';
 
-function summarize(i: number, r: { i: number; op: string; ret: number; errname: string; vmlckKb: number; fields: Record<string, string>; klog: string[]; hung?: boolean; died?: string; error?: string }): string {
+function summarize(i: number, r: { i: number; op: string; proc?: string; ret: number; errname: string; vmlckKb: number; fields: Record<string, string>; klog: string[]; hung?: boolean; died?: string; error?: string }): string {
   const f = Object.entries(r.fields)
     .map(([k, v]) => `${k}=${v}`)
     .join(' ');
   const status = r.hung ? 'HUNG' : r.died ? `DIED(${r.died})` : r.error ? `ERROR(${r.error})` : `ret=${r.ret}${r.errname ? ` ${r.errname}` : ''}`;
   const klog = r.klog.length ? `\n      klog: ${r.klog.slice(0, 6).join('\n            ')}` : '';
-  return `  [${i}] ${String(r.i).padStart(2)} ${r.op.padEnd(22)} ${status.padEnd(16)} vmlck=${r.vmlckKb} ${f}${klog}`;
+  return `  [${i}] ${String(r.i).padStart(2)} ${(r.proc ? `${r.proc}:${r.op}` : r.op).padEnd(22)} ${status.padEnd(16)} vmlck=${r.vmlckKb} ${f}${klog}`;
 }
 
 async function main(): Promise<void> {

@@ -55,4 +55,26 @@ describe.skipIf(!gcc || process.platform !== 'linux')('vfiolab-runner on the hos
     expect(steps[8]).toMatchObject({ op: 'sleep', hung: true });
     expect(out.scripts[0]!.result).toBe('hung');
   }, 60_000);
+
+  it('runs steps in a forked helper process with its own mm (on=)', () => {
+    const runner = build();
+    const f = join(dir, 'p.txt');
+    writeFileSync(
+      f,
+      encodeScript([
+        { op: 'mmap', args: { as: 'b', size: 128 * 1024 } },
+        { op: 'proc_fork', args: { as: 'B' } },
+        { op: 'mlock', args: { buf: 'b', size: 64 * 1024, on: 'B' } },
+        { op: 'status' },
+        { op: 'proc_exit', args: { proc: 'B' } },
+        { op: 'status', args: { on: 'B' } },
+      ]),
+    );
+    const r = spawnSync(runner, ['-t', '20000', f], { encoding: 'utf8', timeout: 40_000 });
+    const steps = parseRunnerOutput(r.stdout).scripts[0]!.steps;
+    expect(steps[2]).toMatchObject({ proc: 'B', ret: 0, vmlckKb: 64 });
+    expect(steps[3]).toMatchObject({ vmlckKb: 0 });
+    expect(steps[3]!.proc).toBeUndefined();
+    expect(steps[5]!.error).toMatch(/unknown process/);
+  }, 60_000);
 });

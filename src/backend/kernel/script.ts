@@ -32,6 +32,9 @@ export const RUNNER_OPS = [
   'cap',
   'status',
   'module_param',
+  'sysfs',
+  'proc_fork',
+  'proc_exit',
   'pin',
   'unpin',
   'dma_rw',
@@ -63,6 +66,8 @@ export interface StepResult {
   /** 1-based line number in the script text. */
   line: number;
   op: string;
+  /** The helper process (`proc_fork as=…`) that ran the step (`on=…`); absent for the main process. */
+  proc?: string;
   /** The syscall/ioctl return value (-1 on failure; for a script error also -1 with `error` set). */
   ret: number;
   /** errno after a failed call, else 0. */
@@ -177,6 +182,7 @@ function toStepResult(o: Record<string, unknown>): StepResult {
     ms: Number(o.ms ?? 0),
     klog: Array.isArray(o.klog) ? o.klog.map(String) : [],
   };
+  if (typeof o.proc === 'string') r.proc = o.proc;
   if (o.hung === true) r.hung = true;
   if (typeof o.died === 'string') r.died = o.died;
   if (typeof o.error === 'string') r.error = o.error;
