@@ -42,7 +42,7 @@ function kvmUsable(): boolean {
 
 export function kernelReadiness(id: KernelId): KernelReadiness {
   const p = kernelPaths(id);
-  let release: string | null = null;
+  let release: string | null;
   try {
     release = readFileSync(p.stamp, 'utf8').trim();
   } catch {
