@@ -87,6 +87,7 @@ export class Sys {
     spec: HostSpec,
   ) {
     this.hw = { ...INTEL_VTD, ...spec.iommu };
+    if (this.hw.noPinPages) k.iommuDriverHasPinPages = false;
     let pid = 1000;
     for (const ps of spec.processes) this.addProcess(ps, ps.pid ?? pid++);
     for (const ds of spec.devices) this.addPciDevice(ds);
@@ -235,7 +236,9 @@ export class Sys {
   *sys_get_device_fd(proc: string, fd: number, name: string): KGen<number> {
     const f = this.fileOf(proc, fd);
     if (!f) return -EBADF;
-    if (f.kind !== 'group') return f.kind === 'container' ? -EINVAL : -ENOTTY;
+    // a container forwards the unknown command to its driver (EINVAL without one, ENOTTY from type1)
+    if (f.kind === 'container') return yield* vfio_container_ioctl(this.k, f.c, IOCTL.VFIO_GROUP_GET_DEVICE_FD, { kind: 'none' });
+    if (f.kind !== 'group') return -ENOTTY;
     const r = yield* vfio_group_ioctl_get_device_fd(this.k, f.g, name);
     if (typeof r === 'number') return r;
     return this.installFd(proc, { kind: 'device', d: r, refs: 1 });
