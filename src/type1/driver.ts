@@ -3,7 +3,7 @@
  * detach_group, pin_pages, unpin_pages, dma_rw, register_device, unregister_device), and the
  * ioctl dispatch with the argsz/flags checks done before the do_* functions (6.1).
  */
-import { EFAULT, EINVAL, ENOTTY } from '../util/errno.js';
+import { EACCES, EFAULT, EINVAL, ENOTTY } from '../util/errno.js';
 import type { Kernel } from '../kernel/kernel.js';
 import { Mutex } from '../kernel/locks.js';
 import type { KGen } from '../kernel/sched.js';
@@ -106,6 +106,8 @@ export function* vfio_iommu_type1_ioctl(k: Kernel, iommu: VfioIommu, cmd: number
     }
     case IOCTL.VFIO_IOMMU_DIRTY_PAGES:
       if (!k.profile.dirtyTracking) return -ENOTTY;
+      // vfio_iommu_type1_dirty_pages() tests v2 before copy_from_user()
+      if (!iommu.v2) return -EACCES;
       if (arg.kind !== 'dirty' || arg.fault) return -EFAULT;
       return yield* vfio_iommu_type1_dirty_pages(k, iommu, arg);
     default:
