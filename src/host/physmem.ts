@@ -2,7 +2,8 @@
  * Physical memory: page frames, reserved (MMIO) frames, the zero page, and the pin ledger.
  *
  * Frames are handed out by a bump allocator in extents (see run.ts); nothing is kept per page.
- * RAM starts at `RAM_BASE_PFN`; MMIO BARs live in a separate pfn window above 2^36 bytes and have
+ * RAM starts at `RAM_BASE_PFN`; MMIO BARs live in a separate pfn window from 2^48 bytes on (far
+ * above any RAM the model hands out: a scattered 1 TiB buffer spans 2 TiB of pfns) and have
  * no `struct page` (`pfn_valid` false), so `is_invalid_reserved_pfn` is true for them, as it is for
  * the shared zero page (on profiles where the zero page is `PageReserved`).
  *
@@ -13,7 +14,7 @@
 import type { Runs } from './run.js';
 
 export const RAM_BASE_PFN = 0x100000; // 4 GiB
-export const MMIO_BASE_PFN = 0x4000000; // 256 GiB .. (BAR window)
+export const MMIO_BASE_PFN = 2 ** 36; // 256 TiB .. (BAR window)
 export const ZERO_PFN = 0x2000;
 const CHECK_P = 67_108_859; // prime < 2^26: (x mod p) * small stays exact
 
@@ -51,6 +52,7 @@ export class PhysMem {
     const base = Math.ceil(this.nextRam / g) * g;
     const stride = contiguous ? g : 2 * g;
     this.nextRam = base + count * stride;
+    if (this.nextRam > MMIO_BASE_PFN) throw new Error('model: RAM pfns would reach the MMIO window');
     this.allocatedPages += npages;
     if (count * g !== npages) {
       // only happens when npages is not a multiple of the granule; callers align sizes
