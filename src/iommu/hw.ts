@@ -28,6 +28,8 @@ export interface IommuHw {
   readonly nesting: boolean;
   /** Fine-grained superpages (unmapping part of a superpage splits it). */
   readonly fgsp: boolean;
+  /** The container's IOMMU driver lacks pin_pages (a SPAPR-TCE-like driver), for the v9 finding. */
+  readonly noPinPages?: boolean;
 }
 
 export const X86_MSI_WINDOW: ResvRegion = { start: 0xfee00000n, end: 0xfeefffffn, type: 'msi' };

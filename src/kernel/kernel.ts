@@ -11,6 +11,13 @@ import { Klog } from './klog.js';
 import { LockDomain } from './locks.js';
 import type { KernelProfile } from './profile.js';
 import type { ThreadRef } from './sched.js';
+import { Workqueue } from './workqueue.js';
+
+/** Something the model saw the kernel do that corrupts state (KASAN/page-refcount class). */
+export interface Violation {
+  readonly name: 'use_after_free' | 'page_refcount_underflow' | 'pin_returned_zero';
+  readonly text: string;
+}
 
 /** Module parameters of vfio_iommu_type1 (writable under /sys/module/vfio_iommu_type1/parameters). */
 export interface Type1Params {
@@ -36,6 +43,12 @@ export class Kernel {
   private readonly tasks = new Map<number, Task>();
   /** vfio_pfn records freed with their dma while still holding a page (WARN in vfio_remove_dma). */
   leakedPins = 0;
+  /** Corruptions the model detected (use after free, refcount underflow, ...). */
+  readonly violations: Violation[] = [];
+  /** system_wq: deferred work (4.10's vfio_lock_acct_bg) runs on its kworker. */
+  readonly system_wq = new Workqueue('events');
+  /** The container's IOMMU driver implements pin_pages (false: a driver without it, e.g. SPAPR TCE). */
+  iommuDriverHasPinPages = true;
   /**
    * Fault injection (fail-nth, as iommufd's selftest does): the call site numbered `failAt`
    * (1-based, counting every fallible site reached) fails. 0 = never.
@@ -58,6 +71,11 @@ export class Kernel {
     const t: ThreadRef = { tid: this.nextTid++, name: name ?? `${task.comm}[${task.pid}]` };
     this.tasks.set(t.tid, task);
     return t;
+  }
+
+  violation(name: Violation['name'], text: string): void {
+    this.violations.push({ name, text });
+    this.klog.pr_err(`BUG: ${name.replace(/_/g, '-')}: ${text}`);
   }
 
   /** Should this fallible call site (an allocation, iommu_map, GUP ...) fail now? */

@@ -38,6 +38,34 @@ export interface ProfileSwitches {
   readonly emulatedIommuGroups: boolean;
   /** 6.0: pin API takes (vdev, iova, npage, prot, pages) and MMIO pfns fail with -EINVAL. */
   readonly pinApiStructPage: boolean;
+  /**
+   * Up to 4.10 (fixed in 4.11, 0cfef2b7410b): vfio_lock_acct() takes mmap_sem with
+   * down_write_trylock() and, when that fails, defers the update to the system workqueue
+   * (vfio_lock_acct_bg); the limit is checked elsewhere against a possibly stale locked_vm.
+   */
+  readonly lockAcctDeferred: boolean;
+  /** ~4.16: CAP_IPC_LOCK is snapshotted into dma->lock_cap at MAP time (else: the caller's, per pin). */
+  readonly lockCapSnapshot: boolean;
+  /** 6.x: vfio_remove_dma() WARNs when the dma still has vfio_pfns (earlier: only at detach). */
+  readonly warnOnRemoveWithPins: boolean;
+  /** Before 5.10: a failed vfio_pfn allocation in the pin path leaves the page pinned and charged. */
+  readonly pinUnwindLeak: boolean;
+  /** Before 6.0 (873aefb376bb): a GUP of the zero page keeps its reference (counted as reserved, never put). */
+  readonly zeroPageLeak: boolean;
+  /**
+   * The v9 patch (seed review): detach re-accounting uncharges the IOMMU pins and re-charges the
+   * external pins in two separate steps, so a concurrent mlock() can use the gap.
+   */
+  readonly reaccountTwoStep: boolean;
+  /** The v9 patch: attaching a second mdev group frees the new domain and then adds the group to it. */
+  readonly mdevDomainUseAfterFree: boolean;
+  /** The v9 patch: vfio_pin_pages() returns 0 (success, nothing pinned) when the IOMMU driver has no pin_pages. */
+  readonly pinMissingOpReturnsZero: boolean;
+  /**
+   * The v9 patch: unpinning all external pins at the last mdev detach releases the page once per
+   * ref_count instead of once per vfio_pfn (refcount underflow on pages pinned twice).
+   */
+  readonly unpinAllIgnoresRefcount: boolean;
 }
 
 export interface KernelProfile extends ProfileSwitches {
@@ -60,9 +88,42 @@ const MODERN: ProfileSwitches = {
   zeroPageReserved: true,
   emulatedIommuGroups: true,
   pinApiStructPage: true,
+  lockAcctDeferred: false,
+  lockCapSnapshot: true,
+  warnOnRemoveWithPins: true,
+  pinUnwindLeak: false,
+  zeroPageLeak: false,
+  reaccountTwoStep: false,
+  mdevDomainUseAfterFree: false,
+  pinMissingOpReturnsZero: false,
+  unpinAllIgnoresRefcount: false,
 };
 
-export const PROFILES: Readonly<Record<string, KernelProfile>> = {
+/** Linux 4.10 as merged for mediated devices (a54eb55045ae and the 4.10-rc fixes). */
+const V4_10: ProfileSwitches = {
+  dmaEntryLimit: false,
+  iovaList: false,
+  dirtyTracking: false,
+  dmaAvailCap: false,
+  unmapAllAndVaddr: false,
+  vaddrBusyWithMdev: false,
+  unmapStopsAtForeignMm: true,
+  replayUnwind: false,
+  zeroPageReserved: true,
+  emulatedIommuGroups: false,
+  pinApiStructPage: false,
+  lockAcctDeferred: true,
+  lockCapSnapshot: false,
+  warnOnRemoveWithPins: false,
+  pinUnwindLeak: true,
+  zeroPageLeak: true,
+  reaccountTwoStep: false,
+  mdevDomainUseAfterFree: false,
+  pinMissingOpReturnsZero: false,
+  unpinAllIgnoresRefcount: false,
+};
+
+const PROFILES_MUT: Record<string, KernelProfile> = {
   '6.1': {
     ...MODERN,
     // The 6.2 VADDR/mdev fixes (ef3a3f6a294b and series) were backported to 6.1 stable; the
@@ -87,7 +148,36 @@ export const PROFILES: Readonly<Record<string, KernelProfile>> = {
   },
 };
 
+PROFILES_MUT['4.10'] = {
+  ...V4_10,
+  name: '4.10',
+  release: '4.10 (type1 as merged for mediated devices)',
+  description: 'The series as merged: external_domain, workqueue-deferred accounting, no DMA entry limit, replay without unwind.',
+};
+PROFILES_MUT.v9 = {
+  ...V4_10,
+  reaccountTwoStep: true,
+  mdevDomainUseAfterFree: true,
+  pinMissingOpReturnsZero: true,
+  unpinAllIgnoresRefcount: true,
+  name: 'v9',
+  release: '[PATCH v9 04/12] vfio iommu: Add support for mediated devices (Oct 2016)',
+  description: 'The patch as reviewed in the seed, with the reviewer\'s findings: two-step re-accounting, use of a freed domain, 0 from pin without pin_pages, unpin-all ignoring ref counts.',
+};
+
 export const DEFAULT_PROFILE = '6.1';
+
+/** Switch names, for scenario files that override single switches. */
+export const SWITCH_NAMES = Object.keys(MODERN) as (keyof ProfileSwitches)[];
+
+/** A profile with some switches overridden (scenario `kernel.switches`). */
+export function withSwitches(p: KernelProfile, over: Partial<ProfileSwitches>): KernelProfile {
+  const keys = Object.keys(over);
+  if (keys.length === 0) return p;
+  return { ...p, ...over, name: `${p.name}+${keys.map((k) => `${k}=${String(over[k as keyof ProfileSwitches])}`).join(',')}` };
+}
+
+export const PROFILES: Readonly<Record<string, KernelProfile>> = PROFILES_MUT;
 
 export function getProfile(name: string): KernelProfile | undefined {
   return PROFILES[name];

@@ -126,6 +126,7 @@ export const MDEV_OPS: Record<string, OpDef> = {
       policy: { type: { enum: ['unpin', 'ignore', 'never'] }, required: true, doc: 'unpin | ignore | never' },
       ignore: { type: 'int', doc: 'with policy ignore: how many calls to ignore' },
       unpin_on_close: { type: 'bool', doc: 'close_device unpins everything (default: unchanged)' },
+      racy_record: { type: 'bool', doc: 'record pins after vfio_pin_pages returns, without the driver lock (the UNMAP vs pin race)' },
     },
     kernel: true,
     *run(ctx, a) {
@@ -137,6 +138,7 @@ export const MDEV_OPS: Record<string, OpDef> = {
         st.policy = p === 'unpin' ? { kind: 'unpin' } : p === 'never' ? { kind: 'never' } : { kind: 'ignore', n: a.ignore as number };
         st.ignored = 0;
         if (a.unpin_on_close !== undefined) st.unpinOnClose = a.unpin_on_close === true;
+        if (a.racy_record !== undefined) st.racyRecord = a.racy_record === true;
         return { ret: 0 };
       });
     },
@@ -158,7 +160,7 @@ export const MDEV_OPS: Record<string, OpDef> = {
     show: (a) => `vgpu_workload(${s(a, 'device')}, iova=${s(a, 'iova')}, working_set=${s(a, 'working_set')}, churn=${a.churn === undefined ? 0 : s(a, 'churn')})`,
   },
   vendor_state: {
-    doc: 'what the sample driver recorded: pages it holds pinned and dma_unmap calls received',
+    doc: 'what the sample driver recorded: pages it holds pinned, dma_unmap calls received and their [iova, size] ranges',
     fields: { device: dev },
     kernel: true,
     *run(ctx, a) {
@@ -167,7 +169,7 @@ export const MDEV_OPS: Record<string, OpDef> = {
         const st = pinState(d);
         let held = 0;
         for (const n of st.pins.values()) held += n;
-        return { ret: 0, fields: { driver_pins: held, dma_unmap_calls: st.dma_unmap_calls } };
+        return { ret: 0, fields: { driver_pins: held, dma_unmap_calls: st.dma_unmap_calls, dma_unmap_ranges: st.dma_unmap_ranges.map(([i, n]) => [i, n]) } };
       });
     },
     show: (a) => `vendor_state(${s(a, 'device')})`,

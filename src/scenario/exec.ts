@@ -4,7 +4,7 @@
  * stuck in the kernel): later steps are reported as not run.
  */
 import { KernelBug, KernelHang } from '../kernel/klog.js';
-import { getProfile } from '../kernel/profile.js';
+import { getProfile, withSwitches } from '../kernel/profile.js';
 import { errnoName } from '../util/errno.js';
 import { Sys } from '../sys/system.js';
 import { hex } from '../util/units.js';
@@ -52,7 +52,7 @@ export interface ScenarioResult {
 }
 
 export function newContext(sc: Scenario): ExecCtx {
-  const profile = getProfile(sc.profile)!;
+  const profile = withSwitches(getProfile(sc.profile)!, sc.switches);
   const sys = Sys.create(profile, sc.host, sc.params);
   return { sys, fds: new Map(), bufs: new Map(), proc: sc.host.processes[0]!.name };
 }

@@ -5,7 +5,8 @@
 import { readFileSync } from 'node:fs';
 import { isMap, LineCounter, parseDocument } from 'yaml';
 import type { Document, Node } from 'yaml';
-import { DEFAULT_PROFILE, PROFILES } from '../kernel/profile.js';
+import { DEFAULT_PROFILE, PROFILES, SWITCH_NAMES } from '../kernel/profile.js';
+import type { ProfileSwitches } from '../kernel/profile.js';
 import type { Type1Params } from '../kernel/kernel.js';
 import type { Capability } from '../host/task.js';
 import type { DeviceDriver } from '../iommu/group.js';
@@ -47,6 +48,8 @@ export interface Scenario {
   readonly description: string;
   readonly profile: string;
   readonly params: Partial<Type1Params>;
+  /** profile switches overridden by the file */
+  readonly switches: Partial<ProfileSwitches>;
   readonly host: HostSpec;
   readonly steps: Step[];
   /** Extension sections (mdev, threads, ...) kept raw for their own loaders. */
@@ -81,6 +84,7 @@ export const iommuSpec: Record<string, FieldSpec> = {
   intr_remap: { type: 'bool', doc: 'interrupt remapping present (default true)' },
   cache_coherent: { type: 'bool', doc: 'can enforce cache coherency (default true)' },
   msi_window: { type: 'bool', doc: 'reserve the x86 MSI window 0xfee00000-0xfeefffff (default true)' },
+  driver_pin_pages: { type: 'bool', doc: 'the IOMMU driver implements pin_pages (default true; false models e.g. SPAPR TCE)' },
 };
 
 export const mdevTypeSpec: Record<string, FieldSpec> = {
@@ -107,6 +111,10 @@ export const kernelSpec: Record<string, FieldSpec> = {
       },
     },
     doc: 'module parameters at boot',
+  },
+  switches: {
+    type: { object: Object.fromEntries(SWITCH_NAMES.map((n) => [n, { type: 'bool', doc: `profile switch ${n} (src/kernel/profile.ts)` } as FieldSpec])) },
+    doc: 'override single profile switches, e.g. { replayUnwind: false } to reproduce a fixed bug',
   },
 };
 
@@ -227,6 +235,7 @@ function decodeHost(c: DocCtx, raw: unknown): HostSpec {
       if (d.intr_remap !== undefined) out.intrRemap = d.intr_remap;
       if (d.cache_coherent !== undefined) out.enforceCacheCoherency = d.cache_coherent;
       if (d.msi_window === false) out.resv = [];
+      if (d.driver_pin_pages === false) out.noPinPages = true;
       if (d.pgsizes !== undefined) out.pgsizeBitmap = (d.pgsizes as bigint[]).reduce((acc, x) => acc | x, 0n);
       return out as HostSpec['iommu'];
     });
@@ -369,6 +378,7 @@ export function parseScenario(text: string, file: string): Scenario {
     description: typeof top.description === 'string' ? top.description : '',
     profile: (kern.profile as string | undefined) ?? DEFAULT_PROFILE,
     params,
+    switches: (kern.switches as Partial<ProfileSwitches> | undefined) ?? {},
     host,
     steps,
     raw: top,

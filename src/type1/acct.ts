@@ -34,12 +34,43 @@ export function* mm_lock_acct(k: Kernel, task: Task, mm: Mm, lock_cap: boolean, 
   return ret;
 }
 
+/** CAP_IPC_LOCK as the profile evaluates it: dma->lock_cap (MAP-time snapshot) or the caller's now. */
+export function lockCap(k: Kernel, dma: VfioDma): boolean {
+  return k.profile.lockCapSnapshot ? dma.lock_cap : k.current.process.capable('CAP_IPC_LOCK');
+}
+
+/**
+ * 4.10's vfio_lock_acct(task, npage): never fails, never checks the limit; down_write_trylock()
+ * and, if mmap_sem is contended, defer the update to the system workqueue (vfio_lock_acct_bg).
+ */
+function* vfio_lock_acct_deferred(k: Kernel, dma: VfioDma, npage: number): KGen<number> {
+  const mm = dma.mm;
+  if (!mm.alive) return 0; // process exited: nothing to do
+  if (yield* mm.mmap_lock.down_write_trylock()) {
+    mm.locked_vm += npage;
+    dma.locked_vm += npage;
+    yield* mm.mmap_lock.up_write();
+    return 0;
+  }
+  yield* k.system_wq.queue_work({
+    name: `vfio_lock_acct_bg(${npage})`,
+    *run() {
+      yield* mm.mmap_lock.down_write();
+      mm.locked_vm += npage;
+      dma.locked_vm += npage;
+      yield* mm.mmap_lock.up_write();
+    },
+  });
+  return 0;
+}
+
 /** vfio_lock_acct(dma, npage, async) */
 export function* vfio_lock_acct(k: Kernel, dma: VfioDma, npage: number, async: boolean): KGen<number> {
   if (!npage) return 0;
+  if (k.profile.lockAcctDeferred) return yield* vfio_lock_acct_deferred(k, dma, npage);
   const mm = dma.mm;
   if (async && !mm.alive) return -ESRCH; // mmget_not_zero failed: process exited
-  const ret = yield* mm_lock_acct(k, dma.task, mm, dma.lock_cap, npage);
+  const ret = yield* mm_lock_acct(k, dma.task, mm, lockCap(k, dma), npage);
   if (!ret) dma.locked_vm += npage;
   return ret;
 }

@@ -7,6 +7,8 @@
 import { EBUSY, EINVAL, EIO, ENODEV, ENOMEM, EPERM } from '../util/errno.js';
 import type { Kernel } from '../kernel/kernel.js';
 import type { KGen } from '../kernel/sched.js';
+import { point } from '../kernel/sched.js';
+import { put_pfn } from './acct.js';
 import { IommuDomain } from '../iommu/domain.js';
 import type { IommuGroup } from '../iommu/group.js';
 import type { Runs } from '../host/run.js';
@@ -61,6 +63,11 @@ function* attach_locked(k: Kernel, iommu: VfioIommu, g: IommuGroup, type: GroupT
   if (k.failNth('kzalloc(vfio_iommu_group)')) return -ENOMEM;
   const group: VfioIommuGroup = { iommu_group: g, pinned_page_dirty_scope: false };
   if (type === 'VFIO_EMULATED_IOMMU') {
+    if (k.profile.mdevDomainUseAfterFree && iommu.emulated_iommu_groups.length > 0) {
+      // v9: "else kfree(domain); list_add(&group->next, &domain->group_list);" on the freed domain
+      k.violation('use_after_free', 'vfio_iommu_type1_attach_group: list_add() on the local domain just freed with kfree()');
+      return 0;
+    }
     iommu.emulated_iommu_groups.unshift(group);
     group.pinned_page_dirty_scope = true;
     return 0;
@@ -128,6 +135,12 @@ export function* vfio_iommu_replay(k: Kernel, iommu: VfioIommu, domain: VfioDoma
     while (iova < end) {
       let r: Runs;
       if (dma.iommu_mapped) {
+        if (!d && !k.profile.replayUnwind) {
+          // 4.10-5.8 took list_first_entry() of an empty domain_list: a bogus domain
+          k.violation('use_after_free', 'vfio_iommu_replay: iommu_iova_to_phys() on list_first_entry() of an empty domain_list');
+          ret = -EINVAL;
+          break outer;
+        }
         if (k.klog.WARN_ON(!d, 'vfio_iommu_replay:mapped_without_domain', 'vfio_iommu_replay')) {
           ret = -EINVAL;
           break outer;
@@ -157,6 +170,8 @@ export function* vfio_iommu_replay(k: Kernel, iommu: VfioIommu, domain: VfioDoma
       }
       iova += runsPages(r);
     }
+    // before 5.9 each dma was flagged as soon as it was replayed (no unwind later)
+    if (!k.profile.replayUnwind) dma.iommu_mapped = true;
   }
   if (!ret) {
     for (const dma of iommu.dma_list) dma.iommu_mapped = true;
@@ -197,6 +212,14 @@ export function* vfio_iommu_unmap_unpin_all(k: Kernel, iommu: VfioIommu): KGen<v
  * net delta per dma (no window where the user could mlock into the gap).
  */
 export function* vfio_iommu_unmap_unpin_reaccount(k: Kernel, iommu: VfioIommu): KGen<void> {
+  if (k.profile.reaccountTwoStep) {
+    // v9: uncharge every IOMMU pin first ...
+    for (const dma of iommu.dma_list) yield* vfio_unmap_unpin(k, iommu, dma, true);
+    yield point('vfio_iommu_unmap_unpin_reaccount: between uncharge and re-charge');
+    // ... then re-charge every external pin (reserved or not) in a second, separate step
+    for (const dma of iommu.dma_list) if (dma.pfn_list.size) yield* vfio_lock_acct(k, dma, dma.pfn_list.size, true);
+    return;
+  }
   for (const dma of iommu.dma_list) {
     const unlocked = yield* vfio_unmap_unpin(k, iommu, dma, false);
     let locked = 0;
@@ -214,6 +237,16 @@ export function* vfio_iommu_type1_detach_group(k: Kernel, iommu: VfioIommu, g: I
     if (ei >= 0) {
       update_dirty_scope = !iommu.emulated_iommu_groups[ei]!.pinned_page_dirty_scope;
       iommu.emulated_iommu_groups.splice(ei, 1);
+      if (iommu.emulated_iommu_groups.length === 0 && k.profile.unpinAllIgnoresRefcount) {
+        // v9 vfio_local_unpin_all(): releases the page once per pin call, not once per vfio_pfn
+        for (const dma of iommu.dma_list) {
+          for (const v of [...dma.pfn_list.values()]) {
+            if (v.ref_count > 1) k.violation('page_refcount_underflow', `vfio_local_unpin_all: put_page() ${v.ref_count} times on pfn ${v.pfn.toString(16)} pinned once`);
+            for (let r = 0; r < v.ref_count; r++) put_pfn(k, v.pfn);
+            dma.pfn_list.delete(v.key);
+          }
+        }
+      }
       if (iommu.emulated_iommu_groups.length === 0 && iommu.domain_list.length === 0) {
         k.klog.WARN_ON(iommu.device_list.length > 0, 'vfio_iommu_type1_detach_group:device_list_not_empty', 'vfio_iommu_type1_detach_group');
         yield* vfio_iommu_unmap_unpin_all(k, iommu);

@@ -13,7 +13,7 @@ import type { Kernel } from '../kernel/kernel.js';
 import type { KGen } from '../kernel/sched.js';
 import { IOMMU_READ, IOMMU_WRITE } from '../uapi/vfio.js';
 import type { IommuGroup } from '../iommu/group.js';
-import { put_pfn, vfio_lock_acct } from './acct.js';
+import { lockCap, put_pfn, vfio_lock_acct } from './acct.js';
 import { vfio_find_dma } from './dma_list.js';
 import { vaddr_get_pfns } from './pin.js';
 import type { VfioDma, VfioIommu, VfioPfn } from './vfio_iommu.js';
@@ -44,6 +44,15 @@ function* vfio_pin_page_external(k: Kernel, dma: VfioDma, vaddrPage: number, do_
   yield* mm.mmap_lock.up_read();
   if (typeof g === 'number') return g;
   const pfn = g.pfn;
+  if (k.profile.lockAcctDeferred && do_accounting && !k.phys.isInvalidReserved(pfn) && !lockCap(k, dma)) {
+    // 4.10: the caller checks the limit against locked_vm (read without mmap_sem), then accounts
+    const limit = dma.task.process.memlockPages();
+    if (mm.locked_vm + 1 > limit) {
+      put_pfn(k, pfn);
+      k.klog.pr_warn(`vfio_pin_page_external: RLIMIT_MEMLOCK (${BigInt(limit) << 12n}) exceeded`);
+      return -ENOMEM;
+    }
+  }
   if (do_accounting && !k.phys.isInvalidReserved(pfn)) {
     const ret = yield* vfio_lock_acct(k, dma, 1, false);
     if (ret) {
@@ -132,7 +141,8 @@ export function* vfio_iommu_type1_pin_pages(k: Kernel, iommu: VfioIommu, g: Iomm
           break unwind;
         }
         if (k.failNth('kzalloc(vfio_pfn)')) {
-          if (put_pfn(k, p) && do_accounting) yield* vfio_lock_acct(k, dma, -1, true);
+          // before 5.10 the unwind looked for the vfio_pfn it had failed to add: the page leaked
+          if (!k.profile.pinUnwindLeak && put_pfn(k, p) && do_accounting) yield* vfio_lock_acct(k, dma, -1, true);
           ret = -ENOMEM;
           break unwind;
         }

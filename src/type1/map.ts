@@ -116,8 +116,9 @@ export function* vfio_unmap_unpin(k: Kernel, iommu: VfioIommu, dma: VfioDma, do_
 
 /** vfio_remove_dma() */
 export function* vfio_remove_dma(k: Kernel, iommu: VfioIommu, dma: VfioDma): KGen<void> {
-  if (k.klog.WARN_ON(dma.pfn_list.size > 0, 'vfio_remove_dma:pfn_list_not_empty', 'vfio_remove_dma')) {
+  if (dma.pfn_list.size > 0) {
     // the vfio_pfns are freed with the dma without releasing their pages: those stay pinned
+    if (k.profile.warnOnRemoveWithPins) k.klog.WARN_ON(true, 'vfio_remove_dma:pfn_list_not_empty', 'vfio_remove_dma');
     k.leakedPins += dma.pfn_list.size;
   }
   yield* vfio_unmap_unpin(k, iommu, dma, true);

@@ -17,7 +17,8 @@ import type { GupBatch, Mm } from '../host/mm.js';
 import type { Runs } from '../host/run.js';
 import { runsPages, sliceRuns } from '../host/run.js';
 import { IOMMU_WRITE } from '../uapi/vfio.js';
-import { vfio_lock_acct } from './acct.js';
+import { lockCap, vfio_lock_acct } from './acct.js';
+import { ZERO_PFN } from '../host/physmem.js';
 import type { VfioDma } from './vfio_iommu.js';
 
 /** A pinned batch: Runs whose `start` is the first *vaddr* page. */
@@ -33,7 +34,9 @@ export function vaddr_get_pfns(k: Kernel, mm: Mm, vaddr: number, npages: number,
   const write = (prot & IOMMU_WRITE) !== 0;
   const g = mm.gup(vaddr, npages, write);
   if (typeof g !== 'number') {
-    if (!g.reserved) k.phys.getRuns(g);
+    // GUP takes a reference on every page; 6.0+ drops it at once for the (reserved) zero page,
+    // earlier kernels kept it and never put it (873aefb376bb).
+    if (!g.reserved || (k.profile.zeroPageLeak && g.pfn === ZERO_PFN)) k.phys.getRuns(g);
     return g;
   }
   const f = mm.followPfn(vaddr, npages, write);
@@ -116,7 +119,7 @@ export function* vfio_pin_pages_remote(k: Kernel, dma: VfioDma, vaddr: number, n
     const pages = runsPages(b);
     const vp = countVpfns(dma, iova0, iova0 + pages);
     lock_acct = pages - vp;
-    if (!dma.lock_cap && mm.locked_vm + lock_acct > limit) {
+    if (!lockCap(k, dma) && mm.locked_vm + lock_acct > limit) {
       // Find where the kernel's per-page check fails: whole runs that fit succeed in their own calls.
       const allowed = Math.max(0, limit - mm.locked_vm);
       let okRuns = 0;

@@ -20,7 +20,14 @@ export function* vfio_pin_pages(k: Kernel, vdev: VfioDevice, iova: bigint, npage
   if (!npage || k.klog.WARN_ON(vdev.open_count === 0, 'vfio_assert_device_open', 'vfio_pin_pages')) return { ret: -EINVAL, pfns: [] };
   if (tooMany(npage)) return { ret: -E2BIG, pfns: [] };
   const c = vdev.group.container;
-  if (!c || c.iommu_driver !== 'type1' || !c.iommu_data) return { ret: -ENOTTY, pfns: [] };
+  if (!c || c.iommu_driver !== 'type1' || !c.iommu_data || !k.iommuDriverHasPinPages) {
+    if (k.profile.pinMissingOpReturnsZero) {
+      // v9: `ret` was already 0 when the driver had no pin_pages op
+      k.violation('pin_returned_zero', `vfio_pin_pages(npage=${npage}) returned 0 without pinning: the IOMMU driver has no pin_pages`);
+      return { ret: 0, pfns: [] };
+    }
+    return { ret: -ENOTTY, pfns: [] };
+  }
   return yield* vfio_iommu_type1_pin_pages(k, c.iommu_data, vdev.group.iommu_group, iovaOf(iova), npage, prot);
 }
 

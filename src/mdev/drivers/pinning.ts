@@ -8,6 +8,7 @@
  * callback), under no lock of ours.
  */
 import type { Kernel } from '../../kernel/kernel.js';
+import { Mutex } from '../../kernel/locks.js';
 import type { KGen } from '../../kernel/sched.js';
 import { point } from '../../kernel/sched.js';
 import type { VfioDevice, VfioDeviceOps } from '../../vfio/objects.js';
@@ -20,7 +21,16 @@ export class PinState {
   /** IOVA (bytes) -> times pinned and not yet unpinned */
   readonly pins = new Map<bigint, number>();
   dma_unmap_calls = 0;
+  /** (iova, size) in bytes of every dma_unmap call received, in order */
+  readonly dma_unmap_ranges: [bigint, bigint][] = [];
   ignored = 0;
+  /**
+   * The driver's own lock around "pin, then record the pin" and around dma_unmap (what GVT-g's
+   * cache lock does). `racyRecord` drops it: a pin can then be recorded after a dma_unmap for its
+   * range already ran, so the driver never unpins it (the UNMAP vs vendor-pin race).
+   */
+  racyRecord = false;
+  lock: Mutex | null = null;
   constructor(
     public policy: UnmapPolicy,
     /** close_device unpins everything (false: the driver leaks its pins) */
@@ -32,9 +42,19 @@ export function pinState(vdev: VfioDevice): PinState {
   return vdev.driverData as PinState;
 }
 
+function driverLock(k: Kernel, vdev: VfioDevice): Mutex | null {
+  const st = pinState(vdev);
+  if (st.racyRecord) return null;
+  st.lock ??= new Mutex(`${vdev.ops.name}[${vdev.name}].lock`, k.locks);
+  return st.lock;
+}
+
 /** The driver pins [iova, iova+npage) and records it; returns vfio_pin_pages' result. */
 export function* driverPin(k: Kernel, vdev: VfioDevice, iova: bigint, npage: number, prot: number): KGen<number> {
+  const lock = driverLock(k, vdev);
+  if (lock) yield* lock.lock();
   const r = yield* vfio_pin_pages(k, vdev, iova, npage, prot);
+  if (!lock) yield point(`${vdev.ops.name}: pinned, about to record the pin`);
   if (r.ret > 0) {
     const st = pinState(vdev);
     for (let i = 0; i < r.ret; i++) {
@@ -42,6 +62,7 @@ export function* driverPin(k: Kernel, vdev: VfioDevice, iova: bigint, npage: num
       st.pins.set(a, (st.pins.get(a) ?? 0) + 1);
     }
   }
+  if (lock) yield* lock.unlock();
   return r.ret;
 }
 
@@ -82,13 +103,17 @@ export function pinningOps(k: Kernel, name: string, hasDmaUnmap: boolean): VfioD
     ops.dma_unmap = function* (vdev, iovaPage, npages) {
       const st = pinState(vdev);
       st.dma_unmap_calls++;
+      st.dma_unmap_ranges.push([BigInt(iovaPage) << 12n, BigInt(npages) << 12n]);
       const p = st.policy;
       if (p.kind === 'never' || (p.kind === 'ignore' && st.ignored < p.n)) {
         st.ignored++;
         yield point(`${name}:dma_unmap ignored`);
         return;
       }
+      const lock = driverLock(k, vdev);
+      if (lock) yield* lock.lock();
       yield* unpinRange(k, vdev, BigInt(iovaPage) << 12n, BigInt(iovaPage + npages) << 12n);
+      if (lock) yield* lock.unlock();
     };
   }
   return ops;
