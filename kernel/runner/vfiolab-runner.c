@@ -1456,6 +1456,25 @@ static void write_all(int fd, const char *p, size_t n)
 	}
 }
 
+/* A result the step could not give itself (hung, died, not run). `extra` is a JSON member
+ * list such as "\"hung\":true"; the kernel log after sequence number klog_after is attached
+ * (0: none). */
+static void synth_step(struct sbuf *b, const char *prefix, struct script *sc, int i, const char *proc,
+		       long vmlck, double ms, const char *extra, unsigned long long klog_after)
+{
+	sb_printf(b, "%s{\"i\":%d,\"line\":%d,\"op\":", prefix, i, sc->steps[i].lineno);
+	sb_json_str(b, sc->steps[i].op);
+	if (proc) {
+		sb_puts(b, ",\"proc\":");
+		sb_json_str(b, proc);
+	}
+	sb_printf(b, ",\"ret\":-1,\"errno\":0,\"errname\":\"\",\"fields\":{},\"vmlck_kb\":%ld,\"ms\":%.3f,%s,\"klog\":[",
+		  vmlck, ms, extra);
+	if (klog_after)
+		klog_since(b, klog_after);
+	sb_puts(b, "]}\n");
+}
+
 /* Execute step i in this process and build its "J {...}\n" line. */
 static void exec_step(struct script *sc, int i, int kfd, const char *proc, struct sbuf *line)
 {
@@ -1615,11 +1634,7 @@ dead:;
 	int st = 0;
 	waitpid(h->pid, &st, WNOHANG);
 	out->len = 0;
-	sb_printf(out, "J {\"i\":%d,\"line\":%d,\"op\":", i, cur_script->steps[i].lineno);
-	sb_json_str(out, cur_script->steps[i].op);
-	sb_puts(out, ",\"proc\":");
-	sb_json_str(out, h->name);
-	sb_puts(out, ",\"ret\":-1,\"errno\":0,\"errname\":\"\",\"fields\":{},\"vmlck_kb\":-1,\"ms\":0,\"klog\":[],\"died\":\"helper process gone\"}\n");
+	synth_step(out, "J ", cur_script, i, h->name, -1, 0, "\"died\":\"helper process gone\"", 0);
 	h->pid = 0;
 }
 
@@ -1645,11 +1660,13 @@ static void run_child(struct script *sc, int from, int to, int wfd)
 			if (h) {
 				run_in_helper(h, i, &line);
 			} else {
-				cur = &sc->steps[i];
-				sb_printf(&line, "J {\"i\":%d,\"line\":%d,\"op\":", i, sc->steps[i].lineno);
-				sb_json_str(&line, sc->steps[i].op);
-				sb_printf(&line, ",\"ret\":-1,\"errno\":0,\"errname\":\"\",\"fields\":{},\"vmlck_kb\":%ld,\"ms\":0,\"klog\":[],\"error\":\"unknown process on=%s\"}\n",
-					  read_status_kb("VmLck"), on);
+				struct sbuf err = { 0 };
+				char text[128];
+				snprintf(text, sizeof(text), "unknown process on=%s", on);
+				sb_puts(&err, "\"error\":");
+				sb_json_str(&err, text);
+				synth_step(&line, "J ", sc, i, NULL, read_status_kb("VmLck"), 0, err.p, 0);
+				free(err.p);
 			}
 		} else {
 			exec_step(sc, i, kfd, NULL, &line);
@@ -1688,7 +1705,7 @@ static void emit(const char *s)
 }
 
 /* returns 0 when the scenario finished, 1 hung, 2 died */
-static int run_scenario(struct script *sc, int from, int to, int scen, int kfd, int base_timeout)
+static int run_scenario(struct script *sc, int from, int to, int scen, int base_timeout)
 {
 	int pfd[2];
 	pid_t pid;
@@ -1721,12 +1738,8 @@ static int run_scenario(struct script *sc, int from, int to, int scen, int kfd, 
 			/* the current step did not finish in time */
 			struct sbuf line = { 0 };
 			int i = current < 0 ? from : (done == current && current + 1 < to ? current + 1 : current);
-			sb_printf(&line, "@@VFIOLAB-STEP {\"i\":%d,\"line\":%d,\"op\":", i, sc->steps[i].lineno);
-			sb_json_str(&line, sc->steps[i].op);
-			sb_printf(&line, ",\"ret\":-1,\"errno\":0,\"errname\":\"\",\"fields\":{},\"vmlck_kb\":-1,\"ms\":%d,\"hung\":true,\"klog\":[",
-				  step_timeout(sc, i, base_timeout));
-			klog_since(&line, step_seq);
-			sb_puts(&line, "]}\n");
+			synth_step(&line, "@@VFIOLAB-STEP ", sc, i, NULL, -1, step_timeout(sc, i, base_timeout),
+				   "\"hung\":true", step_seq);
 			emit(line.p);
 			free(line.p);
 			kill(-pid, SIGKILL);
@@ -1772,12 +1785,10 @@ static int run_scenario(struct script *sc, int from, int to, int scen, int kfd, 
 	waitpid(pid, &status, 0);
 	if (current >= 0 && done != current) {
 		struct sbuf line = { 0 };
-		sb_printf(&line, "@@VFIOLAB-STEP {\"i\":%d,\"line\":%d,\"op\":", current, sc->steps[current].lineno);
-		sb_json_str(&line, sc->steps[current].op);
-		sb_printf(&line, ",\"ret\":-1,\"errno\":0,\"errname\":\"\",\"fields\":{},\"vmlck_kb\":-1,\"ms\":0,\"died\":\"%s%d\",\"klog\":[",
-			  WIFSIGNALED(status) ? "signal " : "exit ", WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
-		klog_since(&line, step_seq);
-		sb_puts(&line, "]}\n");
+		char died[64];
+		snprintf(died, sizeof(died), "\"died\":\"%s%d\"", WIFSIGNALED(status) ? "signal " : "exit ",
+			 WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+		synth_step(&line, "@@VFIOLAB-STEP ", sc, current, NULL, -1, 0, died, step_seq);
 		emit(line.p);
 		free(line.p);
 		free(acc.p);
@@ -1811,7 +1822,6 @@ int main(int argc, char **argv)
 		fclose(f);
 	}
 	signal(SIGPIPE, SIG_IGN);
-	int kfd = open_kmsg_at_end();
 	struct rlimit rl;
 	getrlimit(RLIMIT_MEMLOCK, &rl);
 	printf("@@VFIOLAB-BEGIN {\"kernel\":\"%s\",\"scripts\":%d,\"rlimit_memlock\":\"0x%llx\",\"ipc_lock\":%d,\"timeout_ms\":%d}\n",
@@ -1833,7 +1843,7 @@ int main(int argc, char **argv)
 			if (i < sc.nsteps && strcmp(sc.steps[i].op, "reset"))
 				continue;
 			if (i > from || (i == sc.nsteps && from == 0)) {
-				int r = run_scenario(&sc, from, i, scen++, kfd, base_timeout);
+				int r = run_scenario(&sc, from, i, scen++, base_timeout);
 				if (r == 1) {
 					result = "hung";
 					stuck = 1;

@@ -1,6 +1,7 @@
 /**
  * Where the real-kernel backend keeps things, and which Debian kernels it uses.
  */
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -81,6 +82,31 @@ export interface KernelPaths {
 export function kernelPaths(id: KernelId): KernelPaths {
   const root = join(cacheDir(), 'kernels', id);
   return { root, stamp: join(root, '.vfiolab-unpacked'), build: join(cacheDir(), 'build', id) };
+}
+
+/** A short content hash of files (and their paths) plus extra text: the key of a build stamp. */
+export function hashFiles(files: string[], extra = ''): string {
+  const h = createHash('sha256');
+  for (const f of files) {
+    h.update(f);
+    h.update(readFileSync(f));
+  }
+  h.update(extra);
+  return h.digest('hex').slice(0, 16);
+}
+
+/** A one-line stamp file's content, or null when it does not exist. */
+export function readStamp(path: string): string | null {
+  try {
+    return readFileSync(path, 'utf8').trim();
+  } catch {
+    return null;
+  }
+}
+
+/** The Debian ABI unpacked for a kernel (written by setup), or null when it is not set up. */
+export function unpackedRelease(id: KernelId): string | null {
+  return readStamp(kernelPaths(id).stamp);
 }
 
 export function runnerPath(): string {

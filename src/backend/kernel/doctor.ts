@@ -1,12 +1,22 @@
 /**
  * `vfiolab doctor` for the real-kernel backend: what is ready, as data and text.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { cacheDir, findBusybox, HOST_COMMANDS, KERNEL_IDS, kernelPaths, runnerPath, which, type KernelId } from './config.js';
+import {
+  cacheDir,
+  findBusybox,
+  HOST_COMMANDS,
+  HOST_PACKAGES,
+  KERNEL_IDS,
+  kernelPaths,
+  runnerPath,
+  unpackedRelease,
+  which,
+  type KernelId,
+} from './config.js';
 import { baseInitramfsPath } from './initramfs.js';
 import { installCommand, missingHostPieces } from './setup.js';
-import { HOST_PACKAGES } from './config.js';
 
 export interface DoctorCheck {
   name: string;
@@ -42,12 +52,7 @@ function kvmUsable(): boolean {
 
 export function kernelReadiness(id: KernelId): KernelReadiness {
   const p = kernelPaths(id);
-  let release: string | null;
-  try {
-    release = readFileSync(p.stamp, 'utf8').trim();
-  } catch {
-    release = null;
-  }
+  const release = unpackedRelease(id);
   const vmlinuz = !!release && existsSync(join(p.root, 'boot', `vmlinuz-${release}`));
   const module = existsSync(join(p.build, 'vfiolab_mdev.ko'));
   const initramfs = existsSync(baseInitramfsPath(id));

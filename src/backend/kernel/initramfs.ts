@@ -4,10 +4,9 @@
  * config file, concatenated (the kernel unpacks concatenated newc archives).
  */
 import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { findBusybox, kernelPaths, repoRoot, runnerPath, type KernelId } from './config.js';
+import { findBusybox, hashFiles, kernelPaths, readStamp, repoRoot, runnerPath, type KernelId } from './config.js';
 import { runOk } from './exec.js';
 
 export function baseInitramfsPath(id: KernelId): string {
@@ -23,17 +22,15 @@ function walk(dir: string, out: string[] = []): string[] {
   return out;
 }
 
-/** Find a module file by name in an unpacked kernel tree (`-` and `_` are interchangeable). */
-export function findModule(modulesRoot: string, name: string): string | null {
-  if (!existsSync(modulesRoot)) return null;
-  const norm = (s: string) => s.replace(/-/g, '_');
-  const want = norm(name);
+/** Index the module files of an unpacked kernel tree by name (`-` and `_` are interchangeable). */
+export function indexModules(modulesRoot: string): Map<string, string> {
+  const index = new Map<string, string>();
+  if (!existsSync(modulesRoot)) return index;
   for (const f of walk(modulesRoot)) {
-    const base = f.split('/').pop()!;
-    const m = /^(.*)\.ko(\.xz|\.zst|\.gz)?$/.exec(base);
-    if (m && norm(m[1]!) === want) return f;
+    const m = /^(.*)\.ko(\.xz|\.zst|\.gz)?$/.exec(f.split('/').pop()!);
+    if (m) index.set(m[1]!.replace(/-/g, '_'), f);
   }
-  return null;
+  return index;
 }
 
 /** Copy a (maybe compressed) .ko to dest as a plain .ko (busybox insmod takes plain ones). */
@@ -64,7 +61,7 @@ export function packCpio(dir: string, out: string): void {
  * Build (or reuse) the base initramfs for a kernel. Returns its path.
  * Needs: the unpacked kernel, the built runner and module, static busybox.
  */
-export function ensureBaseInitramfs(id: KernelId, release: string, force = false): string {
+export function ensureBaseInitramfs(id: KernelId, release: string, force = false): { path: string; built: boolean } {
   const out = baseInitramfsPath(id);
   const busybox = findBusybox();
   if (!busybox) throw new Error('static busybox not found (apt-get install busybox-static)');
@@ -72,12 +69,9 @@ export function ensureBaseInitramfs(id: KernelId, release: string, force = false
   const mdev = join(kernelPaths(id).build, 'vfiolab_mdev.ko');
   const init = join(repoRoot(), 'kernel', 'initramfs', 'init');
   for (const p of [runner, mdev]) if (!existsSync(p)) throw new Error(`missing ${p}: run \`vfiolab setup kernel\``);
-  const h = createHash('sha256');
-  for (const p of [runner, mdev, init, join(repoRoot(), 'kernel', 'initramfs', 'modules.list')]) h.update(readFileSync(p));
-  h.update(busybox + statSync(busybox).size + release);
-  const hash = h.digest('hex').slice(0, 16);
+  const hash = hashFiles([runner, mdev, init, join(repoRoot(), 'kernel', 'initramfs', 'modules.list')], busybox + statSync(busybox).size + release);
   const stamp = out + '.stamp';
-  if (!force && existsSync(out) && existsSync(stamp) && readFileSync(stamp, 'utf8').trim() === hash) return out;
+  if (!force && existsSync(out) && readStamp(stamp) === hash) return { path: out, built: false };
 
   // staged and packed under unique names, then renamed: concurrent runs never see a half-written archive
   const root = join(kernelPaths(id).build, `initramfs-root.${process.pid}`);
@@ -90,9 +84,10 @@ export function ensureBaseInitramfs(id: KernelId, release: string, force = false
   copyFileSync(runner, join(root, 'vfiolab-runner'));
   chmodSync(join(root, 'vfiolab-runner'), 0o755);
   const modRoot = join(kernelPaths(id).root, 'lib', 'modules', release);
+  const modules = indexModules(modRoot);
   const loaded: string[] = [];
   for (const m of moduleList()) {
-    const src = m === 'vfiolab_mdev' ? mdev : findModule(modRoot, m);
+    const src = m === 'vfiolab_mdev' ? mdev : modules.get(m.replace(/-/g, '_'));
     if (!src) continue; // built in, or not in this kernel (vfio_virqfd on 6.12)
     copyModule(src, join(root, 'lib', 'vfiolab', `${m}.ko`));
     loaded.push(m);
@@ -106,7 +101,7 @@ export function ensureBaseInitramfs(id: KernelId, release: string, force = false
   rmSync(root, { recursive: true, force: true });
   renameSync(tmp, out);
   writeFileSync(stamp, hash + '\n');
-  return out;
+  return { path: out, built: true };
 }
 
 export interface RunConfig {
@@ -120,7 +115,7 @@ export interface RunConfig {
 
 /** Write base + per-run archive into `dir/initrd.img`; scripts become /vfiolab/scripts/NNN.txt. */
 export function buildRunInitrd(id: KernelId, release: string, scripts: string[], cfg: RunConfig, dir: string): string {
-  const base = ensureBaseInitramfs(id, release);
+  const base = ensureBaseInitramfs(id, release).path;
   const root = join(dir, 'run-root');
   mkdirSync(join(root, 'vfiolab', 'scripts'), { recursive: true });
   scripts.forEach((s, k) => writeFileSync(join(root, 'vfiolab', 'scripts', `${String(k).padStart(3, '0')}.txt`), s));

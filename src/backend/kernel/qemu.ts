@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { KERNELS, kernelPaths, type KernelId } from './config.js';
+import { KERNELS, kernelPaths, unpackedRelease, type KernelId } from './config.js';
 import { buildRunInitrd, type RunConfig } from './initramfs.js';
 import { parseRunnerOutput, type RunnerOutput, type StepResult } from './script.js';
 
@@ -49,14 +49,6 @@ export interface BootResult {
   /** Raw results port text (second serial port). */
   raw: string;
   dir?: string;
-}
-
-export function unpackedRelease(id: KernelId): string | null {
-  try {
-    return readFileSync(kernelPaths(id).stamp, 'utf8').trim();
-  } catch {
-    return null;
-  }
 }
 
 export function qemuArgs(vmlinuz: string, initrd: string, consoleLog: string, resultsLog: string, opts: BootOptions = {}): string[] {

@@ -9,25 +9,27 @@
  *
  * Idempotent: every piece is skipped when present and up to date.
  */
-import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   cacheDir,
   debsDir,
   findBusybox,
+  hashFiles,
   HOST_COMMANDS,
   HOST_PACKAGES,
   KERNEL_IDS,
   KERNELS,
   kernelPaths,
+  readStamp,
   repoRoot,
   runnerPath,
+  unpackedRelease,
   which,
   type KernelId,
 } from './config.js';
 import { isRoot, run, runOk } from './exec.js';
-import { baseInitramfsPath, ensureBaseInitramfs } from './initramfs.js';
+import { ensureBaseInitramfs } from './initramfs.js';
 
 export interface SetupOptions {
   kernels?: KernelId[];
@@ -82,23 +84,6 @@ export function missingHostPieces(): { commands: string[]; packages: string[] } 
   return { commands, packages: [...packages] };
 }
 
-function hashFiles(files: string[], extra = ''): string {
-  const h = createHash('sha256');
-  for (const f of files) {
-    h.update(f);
-    h.update(readFileSync(f));
-  }
-  h.update(extra);
-  return h.digest('hex').slice(0, 16);
-}
-
-function readStamp(p: string): string | null {
-  try {
-    return readFileSync(p, 'utf8').trim();
-  } catch {
-    return null;
-  }
-}
 
 /** Is `pkg` known to apt (has a candidate)? */
 function aptKnows(pkg: string): boolean {
@@ -109,7 +94,7 @@ function aptKnows(pkg: string): boolean {
 /** The kernel ABI to use: the pinned one if apt has it, else the newest of the same series. */
 export function resolveRelease(id: KernelId): string {
   const spec = KERNELS[id];
-  const unpacked = readStamp(kernelPaths(id).stamp);
+  const unpacked = unpackedRelease(id);
   if (unpacked) return unpacked;
   if (process.env[`VFIOLAB_KERNEL_${id.replace('.', '_')}`]) return process.env[`VFIOLAB_KERNEL_${id.replace('.', '_')}`]!;
   if (aptKnows(`linux-image-${spec.release}`)) return spec.release;
@@ -177,28 +162,34 @@ function unpackKernel(id: KernelId, release: string, log: (m: string) => void): 
   writeFileSync(paths.stamp, release + '\n');
 }
 
-export function buildRunner(force = false): string {
+export interface Built {
+  path: string;
+  /** false when the existing output was up to date */
+  built: boolean;
+}
+
+export function buildRunner(force = false): Built {
   const src = join(repoRoot(), 'kernel', 'runner', 'vfiolab-runner.c');
   const uapi = join(repoRoot(), 'kernel', 'vfiolab-mdev', 'vfiolab_mdev_uapi.h');
   const out = runnerPath();
   const stamp = out + '.stamp';
   const hash = hashFiles([src, uapi]);
-  if (!force && existsSync(out) && readStamp(stamp) === hash) return out;
+  if (!force && existsSync(out) && readStamp(stamp) === hash) return { path: out, built: false };
   mkdirSync(join(cacheDir(), 'build'), { recursive: true });
   const tmp = `${out}.${process.pid}.tmp`;
   runOk('gcc', ['-static', '-O2', '-Wall', '-o', tmp, src]);
   renameSync(tmp, out);
   writeFileSync(stamp, hash + '\n');
-  return out;
+  return { path: out, built: true };
 }
 
-export function buildModule(id: KernelId, release: string, force = false): string {
+export function buildModule(id: KernelId, release: string, force = false): Built {
   const srcDir = join(repoRoot(), 'kernel', 'vfiolab-mdev');
   const files = ['vfiolab_mdev.c', 'vfiolab_mdev_uapi.h', 'Kbuild'].map((f) => join(srcDir, f));
   const out = modulePath(id);
   const stamp = out + '.stamp';
   const hash = hashFiles(files, release);
-  if (!force && existsSync(out) && readStamp(stamp) === hash) return out;
+  if (!force && existsSync(out) && readStamp(stamp) === hash) return { path: out, built: false };
   const work = join(kernelPaths(id).build, `mdev-src.${process.pid}`);
   rmSync(work, { recursive: true, force: true });
   mkdirSync(work, { recursive: true });
@@ -209,7 +200,7 @@ export function buildModule(id: KernelId, release: string, force = false): strin
   renameSync(`${out}.${process.pid}.tmp`, out);
   rmSync(work, { recursive: true, force: true });
   writeFileSync(stamp, hash + '\n');
-  return out;
+  return { path: out, built: true };
 }
 
 export async function setupKernel(opts: SetupOptions = {}): Promise<SetupReport> {
@@ -269,7 +260,7 @@ export async function setupKernel(opts: SetupOptions = {}): Promise<SetupReport>
       `kernel ${id} download+unpack`,
       () => {
         const paths = kernelPaths(id);
-        const have = readStamp(paths.stamp);
+        const have = unpackedRelease(id);
         if (have && existsSync(vmlinuzPath(id, have))) {
           release = have;
           return 'skipped';
@@ -291,17 +282,17 @@ export async function setupKernel(opts: SetupOptions = {}): Promise<SetupReport>
   }
 
   // 3. builds
-  const fresh = (fn: () => string, stampOf: string) => {
-    const before = readStamp(stampOf);
-    const out = fn();
-    return before !== null && before === readStamp(stampOf) && !opts.force ? 'skipped' : out;
-  };
-  step('runner (static)', () => fresh(() => buildRunner(opts.force), runnerPath() + '.stamp'), `gcc -static -O2 -o ${runnerPath()} kernel/runner/vfiolab-runner.c`);
+  const shown = (b: Built) => (b.built ? b.path : 'skipped');
+  step('runner (static)', () => shown(buildRunner(opts.force)), `gcc -static -O2 -o ${runnerPath()} kernel/runner/vfiolab-runner.c`);
   for (const id of kernels) {
     const release = report.kernels[id]!;
     if (!existsSync(headersDir(id, release))) continue;
-    step(`module vfiolab_mdev for ${id}`, () => fresh(() => buildModule(id, release, opts.force), modulePath(id) + '.stamp'), `make -C ${headersDir(id, release)} M=<copy of kernel/vfiolab-mdev> CONFIG_DEBUG_INFO_BTF_MODULES= modules`);
-    step(`initramfs for ${id}`, () => fresh(() => ensureBaseInitramfs(id, release, opts.force), baseInitramfsPath(id) + '.stamp'));
+    step(
+      `module vfiolab_mdev for ${id}`,
+      () => shown(buildModule(id, release, opts.force)),
+      `make -C ${headersDir(id, release)} M=<copy of kernel/vfiolab-mdev> CONFIG_DEBUG_INFO_BTF_MODULES= modules`,
+    );
+    step(`initramfs for ${id}`, () => shown(ensureBaseInitramfs(id, release, opts.force)));
   }
   report.totalMs = Date.now() - t0;
   return report;
