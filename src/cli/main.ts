@@ -10,6 +10,8 @@ import { PROFILES } from '../kernel/profile.js';
 import { tourCommand } from './tour.js';
 import type { MemlockFlags } from './memlock.js';
 import { memlockCommand } from './memlock.js';
+import type { ExploreFlags } from './explore.js';
+import { exploreCommand, replayCommand } from './explore.js';
 
 const program = new Command();
 program.name('vfiolab').description('An executable model of Linux VFIO type1 with mediated devices').version('0.1.0');
@@ -58,6 +60,42 @@ program
   .option('--json', 'machine-readable report')
   .action((file: string | undefined, o: MemlockFlags) => {
     process.exitCode = memlockCommand(file, o);
+  });
+
+const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
+
+program
+  .command('explore')
+  .description('explore the interleavings of a scenario\'s threads and check the model invariants')
+  .argument('<files...>', 'scenario files with a threads: section (or report files with --merge)')
+  .option('--profile <name>', 'kernel profile')
+  .option('--switch <name=bool>', 'override a profile switch (repeatable)', collect)
+  .option('--strategy <name>', 'dfs, pct, random or portfolio')
+  .option('--max-executions <n>', 'execution budget')
+  .option('--max-ms <n>', 'time budget in ms')
+  .option('--seed <n>', 'seed for pct/random')
+  .option('--preemption-bound <n>', 'DFS preemption bound')
+  .option('--workers <n>', 'explore on n worker threads')
+  .option('--shard <i/n>', 'explore only shard i of n (combine reports with --merge)')
+  .option('--out <file>', 'write the JSON report')
+  .option('--check', 'check the file\'s explore.expect, and explore.buggy on its buggy kernel')
+  .option('--merge', 'merge shard report files given as arguments')
+  .option('--progress', 'show a progress line on stderr')
+  .option('--json', 'JSON output')
+  .action(async (files: string[], o: ExploreFlags) => {
+    process.exitCode = await exploreCommand(files, o);
+  });
+
+program
+  .command('replay')
+  .description('replay one execution of a scenario from its replay token (byte-identical trace)')
+  .argument('<file>', 'scenario file')
+  .argument('<token>', 'replay token printed by explore')
+  .option('--profile <name>', 'kernel profile')
+  .option('--switch <name=bool>', 'override a profile switch (repeatable)', collect)
+  .option('--json', 'JSONL trace')
+  .action((file: string, token: string, o: { profile?: string; switch?: string[]; json?: boolean }) => {
+    process.exitCode = replayCommand(file, token, o);
   });
 
 program

@@ -18,6 +18,8 @@ export class Process {
   mm: Mm | null;
   readonly threads: Task[] = [];
   exited = false;
+  /** setrlimit lowered RLIMIT_MEMLOCK below what was already locked at some point. */
+  rlimitLowered = false;
 
   constructor(
     readonly pid: number,

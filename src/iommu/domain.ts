@@ -21,14 +21,11 @@ export interface DomainCounters {
   pgsizes: Record<string, number>;
 }
 
-let domainIds = 0;
-
 interface PtEntry extends Runs {
   readonly prot: number;
 }
 
 export class IommuDomain {
-  readonly id = ++domainIds;
   readonly groups: IommuGroup[] = [];
   private pt: PtEntry[] = [];
   readonly counters: DomainCounters = { map_calls: 0, unmap_calls: 0, pgsizes: {} };
@@ -37,7 +34,10 @@ export class IommuDomain {
   readonly aperturePages: number;
   freed = false;
 
-  constructor(readonly hw: IommuHw) {
+  constructor(
+    readonly hw: IommuHw,
+    readonly id = 0,
+  ) {
     const s: number[] = [];
     for (let b = 12n; b < 64n; b++) if (hw.pgsizeBitmap & (1n << b)) s.push(2 ** Number(b - 12n));
     this.sizes = s;

@@ -43,6 +43,10 @@ export class Kernel {
   private readonly tasks = new Map<number, Task>();
   /** vfio_pfn records freed with their dma while still holding a page (WARN in vfio_remove_dma). */
   leakedPins = 0;
+  /** Page references those leaked vfio_pfns still hold (non-reserved ones). */
+  leakedPinPages = 0;
+  /** Charges left on an mm by vfio_pfns freed with their dma in a container without IOMMU domain. */
+  readonly leakedCharge = new Map<import('../host/mm.js').Mm, number>();
   /** Corruptions the model detected (use after free, refcount underflow, ...). */
   readonly violations: Violation[] = [];
   /** system_wq: deferred work (4.10's vfio_lock_acct_bg) runs on its kworker. */
@@ -57,6 +61,14 @@ export class Kernel {
   /** Fallible sites reached so far, in order (for reports). */
   readonly failSites: string[] = [];
   private nextTid = 1;
+  private readonly idCounters = new Map<string, number>();
+
+  /** Object ids are per kernel instance, so two runs of one scenario print identical traces. */
+  nextId(kind: string): number {
+    const n = (this.idCounters.get(kind) ?? 0) + 1;
+    this.idCounters.set(kind, n);
+    return n;
+  }
 
   constructor(
     readonly profile: KernelProfile,

@@ -140,7 +140,9 @@ export function runScenario(sc: Scenario): ScenarioResult {
   const steps: StepRecord[] = [];
   let stopped = false;
   let modelError: string | undefined;
-  for (const st of sc.steps) {
+  // `vfio run` runs the explore threads one after the other, then the teardown
+  const all = [...sc.steps, ...sc.threads.flatMap((t) => t.steps), ...sc.teardown];
+  for (const st of all) {
     if (stopped) {
       steps.push({ i: st.index, line: st.line, op: st.op, process: st.process, call: OPS[st.op]!.show(st.args), ret: 0, errno: 0, fields: {}, counters: counters(ctx, st.process, null), klog: [], warnings: [], failures: [], notRun: true });
       continue;

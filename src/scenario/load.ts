@@ -17,6 +17,7 @@ import { decodeFields } from './fields.js';
 import type { AddrExpr, Path } from './values.js';
 import * as V from './values.js';
 import { OPS } from './registry.js';
+import { MODEL_INVARIANTS } from '../sys/invariants.js';
 
 export interface Expect {
   ret?: number;
@@ -42,6 +43,48 @@ export interface Step {
   readonly note?: string;
 }
 
+/** A concurrent thread of `vfiolab explore`: steps run in order on one process. */
+export interface ThreadDef {
+  readonly name: string;
+  readonly process: string;
+  readonly steps: Step[];
+}
+
+/** Exploration settings of a scenario (`explore:`), all optional. */
+export interface ExploreSpec {
+  strategy?: 'dfs' | 'pct' | 'random' | 'portfolio';
+  preemption_bound?: number;
+  max_executions?: number;
+  max_ms?: number;
+  seed?: number;
+  /** invariant names to check (default: all) */
+  invariants?: string[];
+  /** expected verdict: `none` (no failure) or the failure key / invariant name expected */
+  expect?: string;
+  /** the same scenario on a buggy profile or switch, with its expected failure */
+  buggy?: { profile?: string; switches?: Record<string, boolean>; expect: string };
+}
+
+export const exploreSpec: Record<string, FieldSpec> = {
+  strategy: { type: { enum: ['dfs', 'pct', 'random', 'portfolio'] }, doc: 'exploration strategy (default portfolio)' },
+  preemption_bound: { type: 'int', doc: 'DFS preemption bound (default 2)' },
+  max_executions: { type: 'int', doc: 'execution budget' },
+  max_ms: { type: 'int', doc: 'time budget in ms (default 10000)' },
+  seed: { type: 'int', doc: 'seed of PCT/random' },
+  invariants: { type: { list: 'string' }, doc: 'invariants to check (default: all)' },
+  expect: { type: 'string', doc: 'none, or the invariant/outcome expected to fail' },
+  buggy: {
+    type: {
+      object: {
+        profile: { type: 'string', doc: 'kernel profile with the bug' },
+        switches: { type: { object: Object.fromEntries(SWITCH_NAMES.map((n) => [n, { type: 'bool', doc: n } as FieldSpec])) }, doc: 'switches with the bug' },
+        expect: { type: 'string', required: true, doc: 'the invariant/outcome that must fail there' },
+      },
+    },
+    doc: 'where the bug lives: explore must find `expect` there, and none on this file\'s own kernel',
+  },
+};
+
 export interface Scenario {
   readonly file: string;
   readonly name: string;
@@ -52,13 +95,18 @@ export interface Scenario {
   readonly switches: Partial<ProfileSwitches>;
   readonly host: HostSpec;
   readonly steps: Step[];
+  /** Concurrent threads (explore), run after `steps`. */
+  readonly threads: ThreadDef[];
+  /** Steps run after every thread finished (explore). */
+  readonly teardown: Step[];
+  readonly explore: ExploreSpec;
   /** Extension sections (mdev, threads, ...) kept raw for their own loaders. */
   readonly raw: Record<string, unknown>;
   readonly doc: Document;
   readonly lines: LineCounter;
 }
 
-const TOP_KEYS = ['name', 'description', 'kernel', 'host', 'steps', 'threads', 'explore', 'mdev', 'tags'];
+const TOP_KEYS = ['name', 'description', 'kernel', 'host', 'steps', 'threads', 'teardown', 'explore', 'tags'];
 const STEP_META = ['expect', 'process', 'note'];
 const EXPECT_KEYS = ['ret', 'errno', 'locked_vm', 'VmLck', 'pinned', 'dma_avail', 'fatal', 'warnings', 'klog'];
 
@@ -371,6 +419,29 @@ export function parseScenario(text: string, file: string): Scenario {
   if (!Array.isArray(stepsRaw)) throw c.error(['steps'], 'expected a list of steps');
   if (stepsRaw.length === 0 && !top.threads) throw c.error(['steps'], 'no steps');
   const steps = stepsRaw.map((s, i) => decodeStep(c, s, ['steps', i], i, defaultProc, procs, names));
+  const threads: ThreadDef[] = [];
+  if (top.threads !== undefined) {
+    if (typeof top.threads !== 'object' || top.threads === null || Array.isArray(top.threads)) throw c.error(['threads'], 'expected a mapping: thread name -> { process, steps }');
+    let idx = steps.length;
+    for (const [tn, tv] of Object.entries(top.threads as Record<string, unknown>)) {
+      const tp: Path = ['threads', tn];
+      if (typeof tv !== 'object' || tv === null || Array.isArray(tv)) throw c.error(tp, 'expected { process, steps }');
+      const t = tv as Record<string, unknown>;
+      for (const k of Object.keys(t)) if (k !== 'process' && k !== 'steps') throw c.error([...tp, k], 'unknown field; expected process, steps');
+      const proc = t.process === undefined ? defaultProc : String(t.process);
+      if (!procs.has(proc)) throw c.error([...tp, 'process'], `unknown process ${JSON.stringify(t.process)}; expected one of ${[...procs].join(', ')}`);
+      if (!Array.isArray(t.steps) || t.steps.length === 0) throw c.error([...tp, 'steps'], 'expected a non-empty list of steps');
+      threads.push({ name: tn, process: proc, steps: t.steps.map((s, i) => decodeStep(c, s, [...tp, 'steps', i], idx++, proc, procs, names)) });
+    }
+  }
+  const tdRaw = top.teardown ?? [];
+  if (!Array.isArray(tdRaw)) throw c.error(['teardown'], 'expected a list of steps');
+  const teardown = tdRaw.map((s, i) => decodeStep(c, s, ['teardown', i], steps.length + 1000 + i, defaultProc, procs, names));
+  const explore = c.wrap(() => decodeFields(exploreSpec, top.explore, ['explore'])) as ExploreSpec;
+  for (const [i, n] of (explore.invariants ?? []).entries()) {
+    if (!MODEL_INVARIANTS.some((x) => x.name === n)) throw c.error(['explore', 'invariants', i], `unknown invariant ${JSON.stringify(n)}; known: ${MODEL_INVARIANTS.map((x) => x.name).join(', ')}`);
+  }
+  if (explore.buggy?.profile !== undefined && !PROFILES[explore.buggy.profile]) throw c.error(['explore', 'buggy', 'profile'], `unknown profile; known: ${Object.keys(PROFILES).join(', ')}`);
   const params = (kern.params as Partial<Type1Params> | undefined) ?? {};
   return {
     file,
@@ -381,6 +452,9 @@ export function parseScenario(text: string, file: string): Scenario {
     switches: (kern.switches as Partial<ProfileSwitches> | undefined) ?? {},
     host,
     steps,
+    threads,
+    teardown,
+    explore,
     raw: top,
     doc,
     lines: lc,

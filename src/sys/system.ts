@@ -322,7 +322,9 @@ export class Sys {
   /** setrlimit(RLIMIT_MEMLOCK): raising above the hard limit needs CAP_SYS_RESOURCE (not modelled). */
   *sys_setrlimit_memlock(proc: string, bytes: bigint): KGen<number> {
     yield point('setrlimit');
-    this.proc(proc).p.memlock = bytes;
+    const p = this.proc(proc).p;
+    if (p.mm && bytes >> 12n < BigInt(p.mm.locked_vm)) p.rlimitLowered = true;
+    p.memlock = bytes;
     return 0;
   }
 

@@ -74,7 +74,7 @@ function* attach_locked(k: Kernel, iommu: VfioIommu, g: IommuGroup, type: GroupT
   }
   const hw = g.hw;
   if (!hw || k.failNth('iommu_domain_alloc')) return -EIO;
-  const dom = new IommuDomain(hw);
+  const dom = new IommuDomain(hw, k.nextId('iommu_domain'));
   if (iommu.nesting && !hw.nesting) return -ENODEV; // iommu_enable_nesting()
   // iommu_attach_group(): cannot fail in the model beyond the checks above
   const apEnd = (1n << BigInt(hw.apertureBits)) - 1n;

@@ -32,7 +32,6 @@ import { vfio_dma_do_unmap } from './unmap.js';
 import type { DmaUnmapDevice } from './vfio_iommu.js';
 import { VfioIommu } from './vfio_iommu.js';
 
-let iommuIds = 0;
 
 /** vfio_iommu_type1_open(arg): a new vfio_iommu or -EINVAL for an unknown type. */
 export function vfio_iommu_type1_open(k: Kernel, arg: number): VfioIommu | number {
@@ -51,7 +50,7 @@ export function vfio_iommu_type1_open(k: Kernel, arg: number): VfioIommu | numbe
     default:
       return -EINVAL;
   }
-  const id = ++iommuIds;
+  const id = k.nextId('vfio_iommu');
   const limit = k.profile.dmaEntryLimit ? k.params.dma_entry_limit : Number.MAX_SAFE_INTEGER;
   return new VfioIommu(v2, nesting, limit, new Mutex(`vfio_iommu[${id}].lock`, k.locks), new Mutex(`vfio_iommu[${id}].device_list_lock`, k.locks));
 }

@@ -120,6 +120,11 @@ export function* vfio_remove_dma(k: Kernel, iommu: VfioIommu, dma: VfioDma): KGe
     // the vfio_pfns are freed with the dma without releasing their pages: those stay pinned
     if (k.profile.warnOnRemoveWithPins) k.klog.WARN_ON(true, 'vfio_remove_dma:pfn_list_not_empty', 'vfio_remove_dma');
     k.leakedPins += dma.pfn_list.size;
+    let held = 0;
+    for (const v of dma.pfn_list.values()) if (!k.phys.isInvalidReserved(v.pfn)) held++;
+    k.leakedPinPages += held;
+    // charged only if they were pinned while no IOMMU domain existed (re-accounted that way)
+    if (iommu.domain_list.length === 0) k.leakedCharge.set(dma.mm, (k.leakedCharge.get(dma.mm) ?? 0) + held);
   }
   yield* vfio_unmap_unpin(k, iommu, dma, true);
   vfio_unlink_dma(iommu, dma);

@@ -14,10 +14,9 @@ import type { Device, IommuGroup } from '../iommu/group.js';
 import type { GroupType } from '../type1/attach.js';
 import type { VfioIommu } from '../type1/vfio_iommu.js';
 
-let ids = 0;
 
 export class VfioContainer {
-  readonly id = ++ids;
+  readonly id: number;
   readonly group_list: VfioGroup[] = [];
   /** Only type1 is registered (noiommu mode is off, as on Debian's kernel by default). */
   iommu_driver: 'type1' | null = null;
@@ -27,6 +26,7 @@ export class VfioContainer {
   refs = 1;
   readonly group_lock: RwSem;
   constructor(k: Kernel) {
+    this.id = k.nextId('container');
     this.group_lock = new RwSem(`container[${this.id}].group_lock`, k.locks);
   }
 }
