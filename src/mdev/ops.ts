@@ -120,11 +120,11 @@ export const MDEV_OPS: Record<string, OpDef> = {
     show: (a) => `vfio_dma_rw(${s(a, 'device')}, iova=${s(a, 'iova')}, len=${s(a, 'len')}, ${a.write === true ? 'write' : 'read'})`,
   },
   vendor_unmap_policy: {
-    doc: 'how the sample driver answers dma_unmap: unpin (the contract), ignore the first N calls, or never; and whether close unpins',
+    doc: 'how the sample driver answers dma_unmap: unpin (the contract), ignore the first N calls, never, or repin (unpin, then pin one page again in the first N calls); and whether close unpins',
     fields: {
       device: dev,
-      policy: { type: { enum: ['unpin', 'ignore', 'never'] }, required: true, doc: 'unpin | ignore | never' },
-      ignore: { type: 'int', doc: 'with policy ignore: how many calls to ignore' },
+      policy: { type: { enum: ['unpin', 'ignore', 'never', 'repin'] }, required: true, doc: 'unpin | ignore | never | repin' },
+      ignore: { type: 'int', doc: 'with policy ignore: how many calls to ignore; with repin: in how many calls to pin again' },
       unpin_on_close: { type: 'bool', doc: 'close_device unpins everything (default: unchanged)' },
       racy_record: { type: 'bool', doc: 'record pins after vfio_pin_pages returns, without the driver lock (the UNMAP vs pin race)' },
     },
@@ -134,8 +134,8 @@ export const MDEV_OPS: Record<string, OpDef> = {
         yield point('vendor_unmap_policy');
         const st = pinState(d);
         const p = String(a.policy);
-        if (p === 'ignore' && a.ignore === undefined) return { ret: -EINVAL };
-        st.policy = p === 'unpin' ? { kind: 'unpin' } : p === 'never' ? { kind: 'never' } : { kind: 'ignore', n: a.ignore as number };
+        if ((p === 'ignore' || p === 'repin') && a.ignore === undefined) return { ret: -EINVAL };
+        st.policy = p === 'unpin' ? { kind: 'unpin' } : p === 'never' ? { kind: 'never' } : p === 'repin' ? { kind: 'repin', n: a.ignore as number } : { kind: 'ignore', n: a.ignore as number };
         st.ignored = 0;
         if (a.unpin_on_close !== undefined) st.unpinOnClose = a.unpin_on_close === true;
         if (a.racy_record !== undefined) st.racyRecord = a.racy_record === true;

@@ -12,10 +12,14 @@ import { Mutex } from '../../kernel/locks.js';
 import type { KGen } from '../../kernel/sched.js';
 import { point } from '../../kernel/sched.js';
 import type { VfioDevice, VfioDeviceOps } from '../../vfio/objects.js';
+import { IOMMU_READ, IOMMU_WRITE } from '../../uapi/vfio.js';
 import { vfio_dma_rw, vfio_pin_pages, vfio_unpin_pages } from '../../vfio/vendor_api.js';
 
-/** How the driver answers dma_unmap: honour it, ignore the first N calls, or never. */
-export type UnmapPolicy = { kind: 'unpin' } | { kind: 'ignore'; n: number } | { kind: 'never' };
+/**
+ * How the driver answers dma_unmap: honour it, ignore the first N calls, never, or unpin but pin
+ * the range's first pinned page again in the first N calls (a guest command racing the unmap).
+ */
+export type UnmapPolicy = { kind: 'unpin' } | { kind: 'ignore'; n: number } | { kind: 'never' } | { kind: 'repin'; n: number };
 
 export class PinState {
   /** IOVA (bytes) -> times pinned and not yet unpinned */
@@ -110,10 +114,18 @@ export function pinningOps(k: Kernel, name: string, hasDmaUnmap: boolean): VfioD
         yield point(`${name}:dma_unmap ignored`);
         return;
       }
+      const lo = BigInt(iovaPage) << 12n;
+      const hi = BigInt(iovaPage + npages) << 12n;
+      const first = [...st.pins.keys()].filter((a) => a >= lo && a < hi).sort((x, y) => (x < y ? -1 : 1))[0];
       const lock = driverLock(k, vdev);
       if (lock) yield* lock.lock();
-      yield* unpinRange(k, vdev, BigInt(iovaPage) << 12n, BigInt(iovaPage + npages) << 12n);
+      yield* unpinRange(k, vdev, lo, hi);
       if (lock) yield* lock.unlock();
+      if (p.kind === 'repin' && st.ignored < p.n && first !== undefined) {
+        st.ignored++;
+        // vfio_dma_do_unmap dropped iommu->lock around the notification, so this pin succeeds
+        yield* driverPin(k, vdev, first, 1, IOMMU_READ | IOMMU_WRITE);
+      }
     };
   }
   return ops;
