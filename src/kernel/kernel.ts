@@ -90,9 +90,16 @@ export class Kernel {
     this.klog.pr_err(`BUG: ${name.replace(/_/g, '-')}: ${text}`);
   }
 
+  /** Fail the nth call (1-based) of one named site, e.g. `kzalloc(vfio_pfn)`. */
+  failSite: { site: string; nth: number } | null = null;
+  private readonly siteCounts = new Map<string, number>();
+
   /** Should this fallible call site (an allocation, iommu_map, GUP ...) fail now? */
   failNth(site: string): boolean {
     this.failSites.push(site);
+    const n = (this.siteCounts.get(site) ?? 0) + 1;
+    this.siteCounts.set(site, n);
+    if (this.failSite && this.failSite.site === site && this.failSite.nth === n) return true;
     return this.failAt > 0 && this.failSites.length === this.failAt;
   }
 

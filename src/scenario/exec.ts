@@ -54,6 +54,7 @@ export interface ScenarioResult {
 export function newContext(sc: Scenario): ExecCtx {
   const profile = withSwitches(getProfile(sc.profile)!, sc.switches);
   const sys = Sys.create(profile, sc.host, sc.params);
+  sys.k.failSite = sc.fail;
   return { sys, fds: new Map(), bufs: new Map(), proc: sc.host.processes[0]!.name };
 }
 

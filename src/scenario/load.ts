@@ -91,6 +91,8 @@ export interface Scenario {
   readonly description: string;
   readonly profile: string;
   readonly params: Partial<Type1Params>;
+  /** fault injection (kernel.fail) */
+  readonly fail: { site: string; nth: number } | null;
   /** profile switches overridden by the file */
   readonly switches: Partial<ProfileSwitches>;
   readonly host: HostSpec;
@@ -159,6 +161,10 @@ export const kernelSpec: Record<string, FieldSpec> = {
       },
     },
     doc: 'module parameters at boot',
+  },
+  fail: {
+    type: { object: { site: { type: 'string', required: true, doc: 'fallible call site, e.g. kzalloc(vfio_pfn), kzalloc(vfio_dma), iommu_map' }, nth: { type: 'int', doc: 'which call fails (default 1)' } } },
+    doc: 'fault injection: make the nth call of one site fail (as iommufd_fail_nth does)',
   },
   switches: {
     type: { object: Object.fromEntries(SWITCH_NAMES.map((n) => [n, { type: 'bool', doc: `profile switch ${n} (src/kernel/profile.ts)` } as FieldSpec])) },
@@ -450,6 +456,7 @@ export function parseScenario(text: string, file: string): Scenario {
     profile: (kern.profile as string | undefined) ?? DEFAULT_PROFILE,
     params,
     switches: (kern.switches as Partial<ProfileSwitches> | undefined) ?? {},
+    fail: kern.fail ? { site: String((kern.fail as Decoded).site), nth: ((kern.fail as Decoded).nth as number | undefined) ?? 1 } : null,
     host,
     steps,
     threads,

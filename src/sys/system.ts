@@ -295,6 +295,7 @@ export class Sys {
     const mm = this.proc(proc).p.mm;
     if (!mm) return -EINVAL;
     yield* mm.mmap_lock.down_write();
+    yield point('do_munmap');
     const r = mm.munmap(start, npages);
     yield* mm.mmap_lock.up_write();
     return r;
@@ -305,6 +306,7 @@ export class Sys {
     const mm = p.mm;
     if (!mm) return -EINVAL;
     yield* mm.mmap_lock.down_write();
+    yield point('do_mlock');
     const r = mm.mlock(start, npages, p.memlockPages(), p.capable('CAP_IPC_LOCK'));
     yield* mm.mmap_lock.up_write();
     return r;
@@ -314,6 +316,7 @@ export class Sys {
     const mm = this.proc(proc).p.mm;
     if (!mm) return -EINVAL;
     yield* mm.mmap_lock.down_write();
+    yield point('apply_vma_lock_flags');
     const r = mm.munlock(start, npages);
     yield* mm.mmap_lock.up_write();
     return r;

@@ -13,6 +13,7 @@
 import { EFAULT, ENODEV, ENOMEM } from '../util/errno.js';
 import type { Kernel } from '../kernel/kernel.js';
 import type { KGen } from '../kernel/sched.js';
+import { point } from '../kernel/sched.js';
 import type { GupBatch, Mm } from '../host/mm.js';
 import type { Runs } from '../host/run.js';
 import { runsPages, sliceRuns } from '../host/run.js';
@@ -78,6 +79,7 @@ export function* vfio_pin_pages_remote(k: Kernel, dma: VfioDma, vaddr: number, n
   const iova0 = vaddr - dma.vaddr + dma.iova;
 
   yield* mm.mmap_lock.down_read();
+  yield point('pin_user_pages_remote');
   let b = vaddr_get_pfns(k, mm, vaddr, npage, dma.prot);
   if (typeof b === 'number') {
     yield* mm.mmap_lock.up_read();
