@@ -136,6 +136,9 @@ export class Mm {
   /**
    * mlock() (mm/mlock.c do_mlock): -EPERM without CAP_IPC_LOCK and a zero limit; the range must be
    * mapped (-ENOMEM); pages already locked are not counted again; populates the range.
+   * mlock_fixup() leaves VM_SPECIAL (VM_IO/VM_PFNMAP: device BARs) and hugetlb vmas alone: they do
+   * not become VM_LOCKED and are not counted in locked_vm, although the limit test above counted
+   * the whole length.
    */
   mlock(start: number, n: number, limitPages: number, capIpcLock: boolean): number {
     if (!capIpcLock && limitPages === 0) return -EPERM;
@@ -148,7 +151,8 @@ export class Mm {
     }
     if (!capIpcLock && this.locked_vm + n - already > limitPages) return -ENOMEM;
     for (const v of this.carve(start, n)) {
-      if (!v.locked) {
+      const hugetlb = v.backing === 'hugetlb-2M' || v.backing === 'hugetlb-1G';
+      if (!v.locked && !v.pfnmap && !hugetlb) {
         v.locked = true;
         this.locked_vm += v.npages;
       }
