@@ -8,6 +8,8 @@ import { runCommand } from './run.js';
 import { scenarioJsonSchema } from '../scenario/schema.js';
 import { PROFILES } from '../kernel/profile.js';
 import { tourCommand } from './tour.js';
+import { conformanceCommand, diffCommand, doctorCommand, parseBackend, runOnKernelCommand, setupCommand } from './kernel.js';
+import { fuzzCommand, type FuzzFlags } from './fuzz.js';
 import type { MemlockFlags } from './memlock.js';
 import { memlockCommand } from './memlock.js';
 import type { ExploreFlags } from './explore.js';
@@ -23,8 +25,13 @@ program
   .option('--json', 'emit the versioned JSONL trace instead of text')
   .option('-q, --quiet', 'print only failing scenarios and the summary')
   .option('--profile <name>', `kernel profile to run on (${Object.keys(PROFILES).join(', ')}); overrides the files`)
-  .action((files: string[], o: { json?: boolean; quiet?: boolean; profile?: string }) => {
-    process.exitCode = runCommand(files, o);
+  .option('--backend <name>', 'model (default), kernel:6.1 or kernel:6.12 (a real kernel under QEMU; see vfiolab setup kernel)')
+  .action(async (files: string[], o: { json?: boolean; quiet?: boolean; profile?: string; backend?: string }) => {
+    const backend = parseBackend(o.backend);
+    if (!backend) {
+      process.stderr.write(`vfiolab: unknown backend "${o.backend}"; known: model, kernel:6.1, kernel:6.12\n`);
+      process.exitCode = 2;
+    } else process.exitCode = backend === 'model' ? runCommand(files, o) : await runOnKernelCommand(backend, files, o);
   });
 
 program
@@ -96,6 +103,67 @@ program
   .option('--json', 'JSONL trace')
   .action((file: string, token: string, o: { profile?: string; switch?: string[]; json?: boolean }) => {
     process.exitCode = replayCommand(file, token, o);
+  });
+
+program
+  .command('setup')
+  .description('prepare a backend: `setup kernel` downloads and builds what the real-kernel backend needs (idempotent)')
+  .argument('<what>', 'kernel')
+  .option('--kernels <list>', 'kernels to prepare (default 6.1,6.12)')
+  .action(async (what: string, o: { kernels?: string }) => {
+    process.exitCode = await setupCommand(what, o);
+  });
+
+program
+  .command('doctor')
+  .description('is the real-kernel backend ready? names the command that fixes each missing piece')
+  .option('--json', 'machine-readable report')
+  .action((o: { json?: boolean }) => {
+    process.exitCode = doctorCommand(o);
+  });
+
+program
+  .command('diff')
+  .description('run scenarios on the model and on a real kernel; table of the steps where they disagree (exit 1 if any)')
+  .argument('<files...>', 'scenario files or folders')
+  .option('--kernel <id>', '6.1 (default) or 6.12')
+  .action(async (files: string[], o: { kernel?: string }) => {
+    process.exitCode = await diffCommand(files, o);
+  });
+
+program
+  .command('conformance')
+  .description('run the scenario corpus (default scenarios/) on real kernels and the model; text + JSON summary')
+  .argument('[files...]', 'scenario files or folders (default scenarios/)')
+  .option('--kernels <list>', 'comma-separated kernels', '6.1,6.12')
+  .option('--out <file>', 'write the JSON summary (and a .txt next to it)')
+  .option('--batch <n>', 'scenarios per boot (default 80)')
+  .action(async (files: string[], o: { kernels?: string; out?: string; batch?: string }) => {
+    process.exitCode = await conformanceCommand(files, o);
+  });
+
+program
+  .command('fuzz')
+  .description('differential fuzzing: random op sequences on a real kernel and the model; minimal scenarios for divergences')
+  .option('--kernel <id>', '6.1 (default) or 6.12')
+  .option('--runs <n>', 'sequences', '200')
+  .option('--seed <n>', 'seed')
+  .option('--batch <n>', 'sequences per boot', '250')
+  .option('--out <dir>', 'where minimal scenarios go', 'fuzz-out')
+  .option('--no-shrink', 'report divergences without shrinking')
+  .action(async (o: FuzzFlags) => {
+    process.exitCode = await fuzzCommand(o);
+  });
+
+program
+  .command('failnth')
+  .description('fail every fallible kernel call of a scenario in turn and check the unwind is clean')
+  .argument('<files...>', 'scenario files or folders')
+  .option('--profile <name>', 'kernel profile')
+  .option('--switch <name=bool>', 'override a profile switch (repeatable)', collect)
+  .option('--json', 'JSON output')
+  .action((files: string[], o: { profile?: string; switch?: string[]; json?: boolean }) => {
+    process.exitCode = failNthCommand(files, o);
   });
 
 program
