@@ -44,6 +44,8 @@ export interface StrategyOptions {
   readonly pctDepth?: number;
   /** DFS decision depth at which work is cut into shard items; default 4. */
   readonly splitDepth?: number;
+  /** DFS caches quiescent states when the harness has a fingerprint; default true. */
+  readonly stateCaching?: boolean;
   readonly shard?: Shard;
 }
 
@@ -72,6 +74,7 @@ export function makeScheduler(o: StrategyOptions): Scheduler {
         preemptionBound: o.preemptionBound ?? 2,
         ...(o.splitDepth !== undefined ? { splitDepth: o.splitDepth } : {}),
         ...(o.independent !== undefined ? { independent: o.independent } : {}),
+        ...(o.stateCaching !== undefined ? { stateCaching: o.stateCaching } : {}),
         ...shard,
       });
     case 'pct':
@@ -84,6 +87,7 @@ export function makeScheduler(o: StrategyOptions): Scheduler {
         preemptionBound: o.preemptionBound ?? 2,
         pctDepth: o.pctDepth ?? 3,
         ...(o.independent !== undefined ? { independent: o.independent } : {}),
+        ...(o.stateCaching !== undefined ? { stateCaching: o.stateCaching } : {}),
         ...shard,
       });
   }

@@ -68,6 +68,13 @@ export interface Harness<W> {
    */
   stateKey?(w: W): string;
   /**
+   * Optional fingerprint of the world for state caching in DFS, taken at quiescent points (every
+   * thread in user space, so no kernel path holds local state): two worlds with equal
+   * fingerprints must behave the same from there on, under every schedule. `fingerprintOf(w)`
+   * (fingerprint.ts) hashes everything reachable; mind what it cannot see. Without it, no caching.
+   */
+  fingerprint?(w: W): number;
+  /**
    * Optional independence relation for partial-order reduction (sleep sets in unbounded DFS).
    * Given the yields two threads are parked at, return true only if their next scheduling steps
    * commute from every state where both are parked there: running them in either order gives the

@@ -146,6 +146,15 @@ export class Runtime<W> {
     }
     const enabled = p.enabled;
     const seesForced = sched.seesForcedMoves === true;
+    const quiescent = h.fingerprint !== undefined ? sched.quiescent : undefined;
+    const stateKey =
+      quiescent === undefined
+        ? null
+        : (): number => {
+            let key = (h.fingerprint as (w: W) => number)(w);
+            for (let j = 0; j < T; j++) key = mixKey(key, idx[j] as number);
+            return key;
+          };
     const gens = this.gens;
     const ys = this.ys;
     const idx = this.idx;
@@ -309,6 +318,17 @@ export class Runtime<W> {
           break;
         }
       }
+      if (stateKey !== null && inKernel === 0 && unfinished > 0) {
+        p.current = current;
+        p.preemptions = preemptions;
+        p.depth = decisions;
+        p.step = step;
+        p.threads = T;
+        if (!(quiescent as (key: () => number, p: DecisionPoint) => boolean).call(sched, stateKey, p)) {
+          r.pruned = true;
+          break;
+        }
+      }
       if (step >= this.maxSteps) {
         outcome = { kind: 'step_limit', message: `no end after ${step} scheduling steps` };
         break;
@@ -377,6 +397,15 @@ function traceEvent<W>(
     held: [...held],
     ret: null,
   };
+}
+
+/** Fold `x` into a 53-bit key (used for step indexes and the current thread). */
+export function mixKey(key: number, x: number): number {
+  const hi = Math.floor(key / 0x200000) | 0;
+  const lo = key % 0x200000;
+  const a = Math.imul(hi ^ (x + 0x7f4a7c15), 0x01000193) >>> 0;
+  const b = (Math.imul(lo ^ x, 0x5bd1e995) >>> 11) ^ (a & 0x1fffff);
+  return a * 0x200000 + b;
 }
 
 /** A step's return value as trace text: errnos and counts as numbers, objects as JSON. */

@@ -52,6 +52,14 @@ export interface Scheduler {
    * sleep sets, which must see every move.
    */
   readonly seesForcedMoves?: boolean;
+  /**
+   * Called at quiescent points (every thread in user space, some with steps left) when the
+   * harness has a fingerprint: `key()` computes (at some cost) a key combining the world's
+   * fingerprint and every thread's step index; `p` is the last decision point (its `current`,
+   * `preemptions` and `depth` are up to date; `depth` counts the decisions made so far). Return
+   * false to abandon the execution because this state has been explored already.
+   */
+  quiescent?(key: () => number, p: DecisionPoint): boolean;
   /** Strategy and seed of the execution just run, for its replay token. */
   tag(): { strategy: string; seed: string };
 }

@@ -34,13 +34,14 @@ describe('budget', () => {
   it('stops slow harnesses close to maxMs', () => {
     const slow = counterHarness({ locked: true });
     const busy = { ...slow, setup: () => {
-      const until = performance.now() + 5;
+      const until = performance.now() + 10;
       while (performance.now() < until);
       return slow.setup();
     } };
     const r = explore(busy, { strategy: 'random', stopOnFailure: false, budget: { maxMs: 100 } });
-    expect(r.elapsedMs).toBeLessThan(150);
-    expect(r.executions).toBeGreaterThan(5);
+    // a clock read every 64 executions would stop after >= 640 ms; leave room for a loaded machine
+    expect(r.elapsedMs).toBeLessThan(400);
+    expect(r.executions).toBeGreaterThan(3);
   });
 });
 

@@ -25,6 +25,17 @@
  * decision is not tried; an execution whose only enabled threads are all asleep is abandoned
  * (sleep-set blocked: equivalent to one already explored) and not counted.
  *
+ * State caching, when the harness has a fingerprint and sleep sets are off: at every quiescent
+ * point (all threads in user space) the runtime passes a key of the world's fingerprint and the
+ * threads' step indexes. A quiescent state holds no kernel-path locals, so its future depends on
+ * the key alone (given a faithful fingerprint); if it was reached before, its subtree was explored
+ * then (DFS finishes a subtree before leaving it) and the execution is abandoned. With a bound,
+ * the key also carries the current thread, and a state is pruned only if the earlier visit had
+ * used no more preemptions (so it had at least as much of the bound left). States on the prefix
+ * an execution replays were recorded by the execution that first went there and are not checked;
+ * with sharding, states above the split depth are not cached (their subtrees may belong to
+ * another shard).
+ *
  * Sharding: the node reached after `splitDepth` decisions (or the end of an execution that makes
  * fewer decisions) is a work item; items are numbered in DFS order, identically in every shard,
  * and shard i explores the items whose number is owned by i (`shardOf`). Executions that enter an
@@ -32,6 +43,7 @@
  */
 import type { Yield } from '../../kernel/sched.js';
 import type { ExecResult } from '../engine/runtime.js';
+import { mixKey } from '../engine/runtime.js';
 import type { DecisionPoint, Scheduler } from '../engine/scheduler.js';
 import type { Shard } from '../parallel/shard.js';
 import { shardOf, WHOLE } from '../parallel/shard.js';
@@ -48,6 +60,8 @@ export interface DfsOptions {
    * equivalent may lie beyond the bound.
    */
   readonly independent?: (a: Yield, b: Yield) => boolean;
+  /** Cache quiescent states when the harness has a fingerprint (default true; off with sleep sets). */
+  readonly stateCaching?: boolean;
 }
 
 export class NondeterminismError extends Error {
@@ -73,6 +87,14 @@ export class DfsScheduler implements Scheduler {
   /** Sleep set of the current execution at its current point. */
   private sleep: number[] = [];
   private sleepNext: number[] = [];
+  // state caching: key -> fewest preemptions it was reached with
+  private readonly visited = new Map<number, number>();
+  /** Decisions before the first one this execution makes differently from the previous one. */
+  private divergeDepth = -1;
+  readonly quiescent?: (key: () => number, p: DecisionPoint) => boolean;
+  /** Quiescent states reached for the first time (coverage), and executions cut at known ones. */
+  statesCached = 0;
+  statesPruned = 0;
   // sharding state
   private ordinal = -1;
   private owned = true;
@@ -84,6 +106,23 @@ export class DfsScheduler implements Scheduler {
     this.shard = o.shard ?? WHOLE;
     this.splitDepth = o.splitDepth ?? 4;
     this.independent = o.independent !== undefined && this.preemptionBound === Infinity ? o.independent : null;
+    if (this.independent === null && o.stateCaching !== false) this.quiescent = (key, p) => this.seen(key, p);
+  }
+
+  /** Is this quiescent state new (or worth exploring again)? Records it. */
+  private seen(key: () => number, p: DecisionPoint): boolean {
+    if (p.depth <= this.divergeDepth) return true;
+    if (this.shard.count > 1 && p.depth <= this.splitDepth) return true;
+    const bounded = this.preemptionBound !== Infinity;
+    const k = bounded ? mixKey(key(), p.current) : key();
+    const prev = this.visited.get(k);
+    if (prev !== undefined && (!bounded || prev <= p.preemptions)) {
+      this.statesPruned++;
+      return false;
+    }
+    if (prev === undefined) this.statesCached++;
+    this.visited.set(k, prev === undefined ? p.preemptions : Math.min(prev, p.preemptions));
+    return true;
   }
 
   /** Does this scheduler use sleep sets? */
@@ -215,6 +254,7 @@ export class DfsScheduler implements Scheduler {
       if (j < (this.cnt[d] as number) && (this.pre[d] as number) + (this.curEn[d] === true ? 1 : 0) <= this.preemptionBound) {
         this.cur[d] = j;
         this.len = d + 1;
+        this.divergeDepth = d;
         if (d < this.splitDepth) this.itemFresh = true;
         return;
       }

@@ -21,6 +21,8 @@ export interface PortfolioOptions {
   readonly shard?: Shard;
   /** Independence relation for the DFS member's sleep sets. */
   readonly independent?: (a: Yield, b: Yield) => boolean;
+  /** State caching of the DFS member (default true). */
+  readonly stateCaching?: boolean;
   /** Executions given to a member before moving to the next; default 64. */
   readonly slice?: number;
   /** Members to use instead of the default trio. */
@@ -38,7 +40,12 @@ export class PortfolioScheduler implements Scheduler {
     const shard = o.shard;
     const seed = o.seed ?? 0;
     this.members = o.members ?? [
-      new DfsScheduler({ preemptionBound: o.preemptionBound ?? 2, ...(shard ? { shard } : {}), ...(o.independent ? { independent: o.independent } : {}) }),
+      new DfsScheduler({
+        preemptionBound: o.preemptionBound ?? 2,
+        ...(shard ? { shard } : {}),
+        ...(o.independent ? { independent: o.independent } : {}),
+        ...(o.stateCaching !== undefined ? { stateCaching: o.stateCaching } : {}),
+      }),
       new PctScheduler({ seed, depth: o.pctDepth ?? 3, ...(shard ? { shard } : {}) }),
       new RandomScheduler({ seed: seed ^ 0x5eed, ...(shard ? { shard } : {}) }),
     ];
@@ -49,6 +56,11 @@ export class PortfolioScheduler implements Scheduler {
   /** The active member decides; only the DFS member with sleep sets looks at forced moves. */
   get seesForcedMoves(): boolean {
     return (this.members[this.active] as Scheduler).seesForcedMoves === true;
+  }
+
+  /** State caching of the active member (DFS), if any. */
+  get quiescent(): ((key: () => number, p: DecisionPoint) => boolean) | undefined {
+    return (this.members[this.active] as Scheduler).quiescent;
   }
 
   get complete(): boolean {

@@ -8,8 +8,19 @@ import { getProfile } from '../../kernel/profile.js';
 import type { ThreadRef } from '../../kernel/sched.js';
 import { EXT, IOCTL } from '../../uapi/vfio.js';
 import type { LockDomain } from '../../kernel/locks.js';
+import { Mutex, RwSem } from '../../kernel/locks.js';
 import { Sys } from '../../sys/system.js';
+import { fingerprintOf } from '../fingerprint.js';
 import type { Harness } from '../harness.js';
+
+/**
+ * Fields left out of the fingerprint: history (`current` thread, syscall return log `rets`) and
+ * object numbers drawn from module-level counters (`id`, `gen`, and lock names built from them,
+ * e.g. `vfio_iommu[3].lock`), which differ between executions for the same state.
+ */
+function ignored(key: string, holder: object): boolean {
+  return key === 'current' || key === 'rets' || key === 'id' || key === 'gen' || (key === 'name' && (holder instanceof Mutex || holder instanceof RwSem));
+}
 
 const PAGE = 4096n;
 
@@ -99,5 +110,6 @@ export function mapVsMlockHarness(o: { dmaPages: number; mlockPages: number; lim
       },
     ],
     stateKey: (w) => w.rets.join(','),
+    fingerprint: (w) => fingerprintOf(w.sys, { ignore: ignored }),
   };
 }

@@ -15,4 +15,16 @@ describe('explorer on the real model', () => {
     // both orders of the two charges happen: MAP first (mlock fails) and mlock first (MAP fails)
     expect(r.coverage.distinctStates).toBeGreaterThan(1);
   });
+
+  it('caches quiescent states: fewer executions, the same verdicts and return values', () => {
+    const h = mapVsMlockHarness({ dmaPages: 4, mlockPages: 3, limitPages: 6 });
+    for (const preemptionBound of [2, 3]) {
+      const plain = explore(h, { strategy: 'dfs', preemptionBound, stateCaching: false });
+      const cached = explore(h, { strategy: 'dfs', preemptionBound });
+      expect(cached.complete).toBe(true);
+      expect(cached.outcomes.ok).toBe(cached.executions);
+      expect(cached.executions).toBeLessThan(plain.executions);
+      expect(cached.coverage.distinctStates).toBe(plain.coverage.distinctStates);
+    }
+  });
 });
