@@ -29,6 +29,12 @@ export class LockDomain {
   }
   noteRelease(tid: number, name: string): void {
     const l = this.held.get(tid);
+    if (l !== undefined && l[l.length - 1] === name) {
+      // the common case, releasing the lock taken last: no search, no splice
+      if (l.length === 1) this.held.delete(tid);
+      else l.pop();
+      return;
+    }
     const i = l ? l.lastIndexOf(name) : -1;
     if (!l || i < 0) throw new LockMisuse(`thread ${tid} releases ${name} which it does not hold`);
     l.splice(i, 1);
