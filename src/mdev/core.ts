@@ -111,8 +111,10 @@ export class MdevCore {
     if (!t || t.parent.unregistered) return -ENOENT; // no such sysfs file
     const count = buf.length;
     if (count < UUID_STRING_LEN || count > UUID_STRING_LEN + 1) return -EINVAL;
-    const str = buf.endsWith('\n') ? buf.slice(0, -1) : buf;
-    if (!UUID_RE.test(str)) return -EINVAL; // guid_parse()
+    // guid_parse() -> uuid_is_valid() looks at the first UUID_STRING_LEN characters only: the
+    // 37th (normally echo's newline) may be anything
+    const str = buf.slice(0, UUID_STRING_LEN);
+    if (!UUID_RE.test(str)) return -EINVAL;
     const ret = yield* this.mdev_device_create(t, str.toLowerCase(), label);
     return ret ? ret : count;
   }

@@ -54,7 +54,7 @@ export const MDEV_OPS: Record<string, OpDef> = {
       const ret = yield* ctx.sys.mdev.create_store(String(a.parent), String(a.type), uuid, String(a.name ?? uuid.trim()));
       return { ret: ret < 0 ? ret : 0 };
     },
-    show: (a) => `write(${s(a, 'parent')}/mdev_supported_types/${s(a, 'type')}/create, "${s(a, 'uuid')}")`,
+    show: (a) => `write(${s(a, 'parent')}/mdev_supported_types/${s(a, 'type')}/create, ${JSON.stringify(s(a, 'uuid'))})`,
   },
   mdev_remove: {
     doc: 'echo 1 > /sys/bus/mdev/devices/<uuid>/remove (waits while the device is open)',
