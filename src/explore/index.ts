@@ -35,6 +35,8 @@ export type { ShrinkOptions, ShrinkResult } from './report/shrink.js';
 export { shrink } from './report/shrink.js';
 export { renderHuman, renderJsonl, TRACE_SCHEMA_VERSION } from './report/trace.js';
 export { summarizeReport } from './report/summary.js';
+export type { FingerprintOptions } from './fingerprint.js';
+export { fingerprintOf } from './fingerprint.js';
 export { renderMermaid } from './report/mermaid.js';
 export type { Shard } from './parallel/shard.js';
 export { formatShard, parseShard, shardOf } from './parallel/shard.js';
