@@ -66,7 +66,13 @@ export interface IommuInfoArgs {
   caps?: InfoCap[];
 }
 
-const CAP_SIZE = { MIGRATION: 32, DMA_AVAIL: 16 } as const;
+/**
+ * sizeof the capability structs: vfio_iommu_type1_info_cap_migration 32, _dma_avail 12 (8-byte
+ * header + u32), _cap_iova_range 16 + 16 per range. Padded to 8 bytes where vfio_info_cap_add()
+ * aligns them (profile infoCapsAligned).
+ */
+const CAP_SIZE = { MIGRATION: 32, DMA_AVAIL: 12 } as const;
+const align8 = (n: number): number => (n + 7) & ~7;
 
 function capsFor(k: Kernel, iommu: VfioIommu): { caps: InfoCap[]; size: number } {
   const caps: InfoCap[] = [];
@@ -77,7 +83,7 @@ function capsFor(k: Kernel, iommu: VfioIommu): { caps: InfoCap[]; size: number }
   }
   if (k.profile.dmaAvailCap) {
     caps.push({ id: 'DMA_AVAIL', avail: iommu.dma_avail });
-    size += CAP_SIZE.DMA_AVAIL;
+    size += k.profile.infoCapsAligned ? align8(CAP_SIZE.DMA_AVAIL) : CAP_SIZE.DMA_AVAIL;
   }
   if (k.profile.iovaList && iommu.iova_list.length) {
     caps.push({ id: 'IOVA_RANGE', iova_ranges: iommu.iova_list.map((n) => ({ start: n.start, end: n.end })) });
