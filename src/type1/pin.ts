@@ -46,11 +46,15 @@ export function vaddr_get_pfns(k: Kernel, mm: Mm, vaddr: number, npages: number,
   return f;
 }
 
-/** Number of vfio_pfn records of `dma` with an IOVA page in [a, b). */
+/**
+ * How many page-aligned IOVAs in [a, b) have a vfio_pfn: vfio_find_vpfn(dma, iova) at each page
+ * of the range. The lookup is by exact IOVA, so a vfio_pfn made by an unaligned vendor pin
+ * (keyed iova + offset) is never found by the IOMMU path.
+ */
 export function countVpfns(dma: VfioDma, a: number, b: number): number {
   if (dma.pfn_list.size === 0) return 0;
   let n = 0;
-  for (const v of dma.pfn_list.values()) if (v.iovaPage >= a && v.iovaPage < b) n++;
+  for (const v of dma.pfn_list.values()) if (typeof v.key === 'number' && v.iovaPage >= a && v.iovaPage < b) n++;
   return n;
 }
 
