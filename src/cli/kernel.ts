@@ -2,7 +2,7 @@
  * The real-kernel commands of `vfiolab`: `run --backend kernel:…`, `setup kernel`, `doctor`,
  * `diff`, `conformance` and `fuzz` (src/backend/kernel/).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import pc from 'picocolors';
 import type { ScenarioResult } from '../scenario/exec.js';
@@ -94,6 +94,25 @@ export interface KernelComparison {
   wallMs: number;
 }
 
+/** A divergence that is understood (docs/conformance.md): a platform difference, not a model bug. */
+export interface KnownDivergence {
+  /** scenario file path suffix */
+  file: string;
+  op: string;
+  what: string;
+  kernels?: KernelId[];
+  reason: string;
+}
+
+export function isKnown(d: Disagreement, kernel: KernelId, known: KnownDivergence[]): KnownDivergence | undefined {
+  return known.find((k) => d.file.endsWith(k.file) && d.op === k.op && d.what === k.what && (!k.kernels || k.kernels.includes(kernel)));
+}
+
+export function loadKnown(file: string | undefined): KnownDivergence[] {
+  if (!file) return [];
+  return JSON.parse(readFileSync(file, 'utf8')) as KnownDivergence[];
+}
+
 export async function compareOnKernel(kernel: KernelId, scenarios: Scenario[], batch?: number): Promise<KernelComparison> {
   const stats: BootStats = { boots: 0, wallMs: 0 };
   const ks = await runScenariosOnKernel(kernel, scenarios, { log, ...(batch ? { batch } : {}) }, stats);
@@ -157,7 +176,8 @@ export function comparisonJson(c: KernelComparison): Record<string, unknown> {
 }
 
 /** `vfiolab conformance [--kernels 6.1,6.12] [--out docs/conformance-results.json] [FILE...]` */
-export async function conformanceCommand(fileArgs: string[], o: { kernels?: string; out?: string; batch?: string }): Promise<number> {
+export async function conformanceCommand(fileArgs: string[], o: { kernels?: string; out?: string; batch?: string; known?: string }): Promise<number> {
+  const known = loadKnown(o.known);
   const kernels = (o.kernels ?? '6.1,6.12').split(',').map((x) => x.trim()) as KernelId[];
   for (const k of kernels) if (!KERNELS.includes(k)) {
     process.stderr.write(`vfiolab: unknown kernel ${k}\n`);
@@ -169,8 +189,10 @@ export async function conformanceCommand(fileArgs: string[], o: { kernels?: stri
   const lines: string[] = [];
   lines.push(`conformance: ${scenarios.length} scenarios (${errors.length} malformed files skipped), ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   for (const c of comps) {
-    lines.push(`kernel ${c.kernel}: ${c.scenarios - c.unsupported.length} scenarios run, ${c.unsupported.length} unsupported, ${c.bootErrors.length} boot errors; ${c.steps} steps compared: ${c.agree} agree, ${c.diverge} diverge (${c.skipped} model-only steps skipped); ${c.expectationFailures.length} expectation failures; ${c.boots} boots`);
-    if (c.disagreements.length) lines.push(formatDisagreements(c.disagreements).replace(/^/gm, '  '));
+    const unknown = c.disagreements.filter((d) => !isKnown(d, c.kernel, known));
+    lines.push(`kernel ${c.kernel}: ${c.scenarios - c.unsupported.length} scenarios run, ${c.unsupported.length} unsupported, ${c.bootErrors.length} boot errors; ${c.steps} steps compared: ${c.agree} agree, ${c.diverge} diverge (${c.disagreements.length - unknown.length} of ${c.disagreements.length} differences known) (${c.skipped} steps skipped: model-only or unsupported); ${c.expectationFailures.length} expectation failures; ${c.boots} boots`);
+    if (c.disagreements.length) lines.push(formatDisagreements(c.disagreements.map((d) => (isKnown(d, c.kernel, known) ? { ...d, what: `${d.what} (known)` } : d))).replace(/^/gm, '  '));
+    for (const b of c.bootErrors) lines.push(`  boot error ${b.file}: ${b.error}`);
   }
   process.stdout.write(lines.join('\n') + '\n');
   if (o.out) {
@@ -178,5 +200,5 @@ export async function conformanceCommand(fileArgs: string[], o: { kernels?: stri
     writeFileSync(o.out, JSON.stringify({ date: new Date().toISOString(), command: `vfiolab conformance --kernels ${kernels.join(',')}`, kernels: comps.map(comparisonJson) }, null, 1) + '\n');
     writeFileSync(o.out.replace(/\.json$/, '') + '.txt', lines.join('\n') + '\n');
   }
-  return comps.some((c) => c.disagreements.length || c.bootErrors.length) ? 1 : 0;
+  return comps.some((c) => c.disagreements.some((d) => !isKnown(d, c.kernel, known)) || c.bootErrors.length) ? 1 : 0;
 }

@@ -138,7 +138,8 @@ program
   .option('--kernels <list>', 'comma-separated kernels', '6.1,6.12')
   .option('--out <file>', 'write the JSON summary (and a .txt next to it)')
   .option('--batch <n>', 'scenarios per boot (default 80)')
-  .action(async (files: string[], o: { kernels?: string; out?: string; batch?: string }) => {
+  .option('--known <file>', 'understood divergences (JSON, e.g. docs/conformance-known.json): reported, not failing')
+  .action(async (files: string[], o: { kernels?: string; out?: string; batch?: string; known?: string }) => {
     process.exitCode = await conformanceCommand(files, o);
   });
 
