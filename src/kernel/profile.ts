@@ -72,6 +72,12 @@ export interface ProfileSwitches {
    * needs 116 bytes instead of 120 (measured: 116 on 6.1.192, 120 on 6.12.117).
    */
   readonly infoCapsAligned: boolean;
+  /**
+   * 6.2 (iommufd compat in vfio_group_ioctl_set_container): an fd that is neither a container nor an
+   * iommufd is -EBADFD ("The FD passed is not recognized"); up to 6.1 -EINVAL. Measured: EINVAL on
+   * 6.1.192, EBADFD on 6.12.117.
+   */
+  readonly setContainerEbadfd: boolean;
 }
 
 export interface KernelProfile extends ProfileSwitches {
@@ -104,6 +110,7 @@ const MODERN: ProfileSwitches = {
   pinMissingOpReturnsZero: false,
   unpinAllIgnoresRefcount: false,
   infoCapsAligned: true,
+  setContainerEbadfd: true,
 };
 
 /** Linux 4.10 as merged for mediated devices (a54eb55045ae and the 4.10-rc fixes). */
@@ -129,6 +136,7 @@ const V4_10: ProfileSwitches = {
   pinMissingOpReturnsZero: false,
   unpinAllIgnoresRefcount: false,
   infoCapsAligned: false,
+  setContainerEbadfd: false,
 };
 
 const PROFILES_MUT: Record<string, KernelProfile> = {
@@ -143,6 +151,7 @@ const PROFILES_MUT: Record<string, KernelProfile> = {
     unmapStopsAtForeignMm: false,
     // GET_INFO capabilities are not padded to 8 bytes yet (argsz 116 needed, measured)
     infoCapsAligned: false,
+    setContainerEbadfd: false,
     name: '6.1',
     release: '6.1.0-56-amd64 (6.1.192, Debian 12)',
     description: 'Linux 6.1 LTS as shipped by Debian 12: the reference semantics.',

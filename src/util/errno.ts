@@ -20,6 +20,7 @@ export const EINVAL = 22;
 export const ENOTTY = 25;
 export const ENOSPC = 28;
 export const EOPNOTSUPP = 95;
+export const EBADFD = 77;
 export const EUSERS = 87;
 
 export const ERRNO_NAMES: Readonly<Record<number, string>> = {
@@ -41,6 +42,7 @@ export const ERRNO_NAMES: Readonly<Record<number, string>> = {
   [ENOTTY]: 'ENOTTY',
   [ENOSPC]: 'ENOSPC',
   [EOPNOTSUPP]: 'EOPNOTSUPP',
+  [EBADFD]: 'EBADFD',
   [EUSERS]: 'EUSERS',
 };
 

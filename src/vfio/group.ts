@@ -3,7 +3,7 @@
  * VFIO_GROUP_GET_STATUS, VFIO_GROUP_SET_CONTAINER, VFIO_GROUP_UNSET_CONTAINER,
  * VFIO_GROUP_GET_DEVICE_FD (vfio_device_open / vfio_device_assign_container), device release.
  */
-import { EBADF, EBUSY, EFAULT, EINVAL, ENODEV, ENOTTY, EPERM } from '../util/errno.js';
+import { EBADF, EBADFD, EBUSY, EFAULT, EINVAL, ENODEV, ENOTTY, EPERM } from '../util/errno.js';
 import type { Kernel } from '../kernel/kernel.js';
 import type { KGen } from '../kernel/sched.js';
 import { IOCTL, SIZEOF, VFIO_GROUP_FLAGS_CONTAINER_SET, VFIO_GROUP_FLAGS_VIABLE } from '../uapi/vfio.js';
@@ -67,6 +67,8 @@ export function* vfio_group_ioctl_set_container(k: Kernel, g: VfioGroup, contain
   let ret = -EINVAL;
   if (g.container || k.klog.WARN_ON(g.container_users > 0, 'vfio_group_ioctl_set_container:users', 'vfio_group_ioctl_set_container')) ret = -EINVAL;
   else if (container !== 'other') ret = yield* vfio_container_attach_group(k, container, g);
+  // neither a container nor (6.2+) an iommufd: "The FD passed is not recognized."
+  else if (k.profile.setContainerEbadfd) ret = -EBADFD;
   yield* g.group_lock.unlock();
   return ret;
 }
