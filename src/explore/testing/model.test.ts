@@ -7,7 +7,7 @@ import { mapVsMlockHarness } from './model-harness.js';
 describe('explorer on the real model', () => {
   it('MAP_DMA/UNMAP_DMA against mlock/munlock of the same process stays within RLIMIT_MEMLOCK', () => {
     const h = mapVsMlockHarness({ dmaPages: 4, mlockPages: 3, limitPages: 6 });
-    const r = explore(h, { strategy: 'dfs', preemptionBound: 2 }); // unbounded: 145 680 executions, ~6 s
+    const r = explore(h, { strategy: 'dfs', preemptionBound: 2 }); // unbounded takes minutes
     const first = r.counterexamples[0];
     if (first !== undefined) throw new Error(renderHuman(replay(h, first.token, { trace: true })));
     expect(r.complete).toBe(true);
