@@ -61,6 +61,8 @@ function opArb(pci: boolean, mdev: boolean): fc.Arbitrary<Op> {
   const mlock = fc.record({ off: fc.integer({ min: 0, max: 15 }), n: fc.integer({ min: 1, max: 4 }), un: fc.boolean() }).map((r) => ({ [r.un ? 'munlock' : 'mlock']: { addr: r.off ? `buf+${hexs(BigInt(r.off) * P)}` : 'buf', size: hexs(BigInt(Math.min(r.n, 16 - r.off)) * P) } }));
   const rlimit = fc.constantFrom('0', '4K', '8K', '16K', '64K', '1M', 'unlimited').map((m) => ({ setrlimit: { memlock: m } }));
   const cap = fc.boolean().map((b) => ({ capset: { CAP_IPC_LOCK: b } }));
+  const munmap = fc.record({ off: fc.integer({ min: 0, max: 15 }), n: fc.integer({ min: 1, max: 16 }) }).map((r) => ({ munmap: { addr: r.off ? `buf+${hexs(BigInt(r.off) * P)}` : 'buf', size: hexs(BigInt(Math.min(r.n, 16 - r.off)) * P) } }));
+  const unset = fc.constant({ VFIO_GROUP_UNSET_CONTAINER: { fd: pci ? 'g' : 'gm' } });
   const arbs: fc.WeightedArbitrary<Op>[] = [
     { weight: 8, arbitrary: map },
     { weight: 6, arbitrary: unmap },
@@ -71,6 +73,8 @@ function opArb(pci: boolean, mdev: boolean): fc.Arbitrary<Op> {
     { weight: 2, arbitrary: mlock },
     { weight: 2, arbitrary: rlimit },
     { weight: 2, arbitrary: cap },
+    { weight: 1, arbitrary: munmap },
+    { weight: 1, arbitrary: unset },
   ];
   if (mdev) {
     const pin = fc.record({ iova: fc.oneof({ weight: 4, arbitrary: smallIova }, { weight: 1, arbitrary: edgeAddr }), npage: fc.oneof({ weight: 4, arbitrary: fc.integer({ min: 1, max: 4 }) }, { weight: 1, arbitrary: fc.constantFrom(0, -1, 512, 513) }), prot: fc.constantFrom(3, 3, 1, 2, 0) });

@@ -30,24 +30,25 @@ describe('translateScenario', () => {
     const t = translateScenario(parseScenario(passthrough, 'p.yaml'));
     expect(t.unsupported).toEqual([]);
     const text = encodeScript(t.steps).replace(/ # .*$/gm, '');
-    expect(text.split('\n').slice(0, 9)).toEqual([
+    expect(text.split('\n').slice(0, 10)).toEqual([
       'setrlimit memlock=0x4000000',
       'cap ipc_lock=drop',
       'container_open as=c',
       'group_open as=g role=edu',
       'group_set_container group=g container=c',
       'set_iommu container=c type=0x3',
+      'mmap as=_guard5 size=0x10000 prot=NONE touch=0x0',
       'mmap as=buf size=0x10000 prot=RW touch=0x1',
       'map_dma container=c vaddr=buf+0x1000 iova=0x10000 size=0x2000 flags=0x3 argsz=0x20',
       'unmap_dma container=c iova=0x10000 size=0x2000 flags=0x0 argsz=0x18',
     ]);
     expect(t.map[6]!.skipped).toMatch(/model-only/);
-    expect(t.map[7]!.runner).toBe(8);
+    expect(t.map[7]!.runner).toBe(9);
   });
 
   it('maps results back into StepRecords and checks the observable expectations', () => {
     const t = translateScenario(parseScenario(passthrough, 'p.yaml'));
-    const rs = [res(0, 'setrlimit', 0), res(1, 'cap', 0), res(2, 'container_open', 0, { fd: '5' }), res(3, 'group_open', 0, { fd: '6' }), res(4, 'x', 0), res(5, 'x', 0), res(6, 'mmap', 0, { addr: '0x7f0000000000' }), res(7, 'map_dma', 0, {}, 8), res(8, 'unmap_dma', 0, { size: '0x2000', flags: '0x0' }, 0)];
+    const rs = [res(0, 'setrlimit', 0), res(1, 'cap', 0), res(2, 'container_open', 0, { fd: '5' }), res(3, 'group_open', 0, { fd: '6' }), res(4, 'x', 0), res(5, 'x', 0), res(6, 'mmap', 0), res(7, 'mmap', 0, { addr: '0x7f0000000000' }), res(8, 'map_dma', 0, {}, 8), res(9, 'unmap_dma', 0, { size: '0x2000', flags: '0x0' }, 0)];
     const recs = recordsFromResults(t, rs);
     expect(recs).toHaveLength(8);
     expect(recs[0]!.ret).toBe(5);

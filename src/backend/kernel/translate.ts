@@ -327,6 +327,9 @@ export function translateScenario(sc: Scenario, _opts: TranslateOptions = {}): T
         case 'mmap': {
           if (a.backing !== undefined && a.backing !== '4k') unsup(`mmap backing ${String(a.backing)}`, st);
           const prot = ({ rw: 'RW', r: 'READ', w: 'WRITE', none: 'NONE' } as Record<string, string>)[(a.prot as string | undefined) ?? 'rw'];
+          // a PROT_NONE guard first: mmap places the buffer right below it, so a range running past
+          // the buffer's end faults as in the model (whose buffers have nothing mapped after them)
+          emit({ op: 'mmap', args: { as: `_guard${seq}`, size: 0x10000, prot: 'NONE', touch: 0, on }, comment: `guard above ${String(a.as)}` });
           put({ op: 'mmap', args: { as: String(a.as), size: a.size as bigint, prot, touch: a.touch === false ? 0 : 1 } });
           bufs.set(String(a.as), proc);
           break;
