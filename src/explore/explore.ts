@@ -111,6 +111,7 @@ export function explore<W>(harness: Harness<W>, opts: ExploreOptions = {}): Expl
   const schedules = new Set<number>();
   const states = stateKey ? new Set<string>() : null;
   let executions = 0;
+  let abandoned = 0;
   let maxDecisions = 0;
   let maxSteps = 0;
   // The clock is read every `stride` executions: adaptively, so that fast harnesses do not pay
@@ -147,7 +148,10 @@ export function explore<W>(harness: Harness<W>, opts: ExploreOptions = {}): Expl
     }
     if (!sched.begin()) break;
     const r = rt.run(sched);
-    if (!sched.end(r)) continue;
+    if (!sched.end(r)) {
+      abandoned++;
+      continue;
+    }
     executions++;
     const o = r.outcome;
     outcomes[o.kind]++;
@@ -176,11 +180,18 @@ export function explore<W>(harness: Harness<W>, opts: ExploreOptions = {}): Expl
     strategy: sched.name,
     shard: opts.shard ?? null,
     executions,
+    abandoned,
     complete: sched.complete,
     elapsedMs: end - t0,
     outcomes,
     failures,
     counterexamples: bestPerKey(best.values()),
-    coverage: { distinctSchedules: schedules.size, distinctStates: states === null ? null : states.size, maxDecisions, maxSteps },
+    coverage: {
+      distinctSchedules: schedules.size,
+      distinctStates: states === null ? null : states.size,
+      quiescentStates: sched.cachedStates ?? null,
+      maxDecisions,
+      maxSteps,
+    },
   };
 }

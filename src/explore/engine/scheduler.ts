@@ -60,6 +60,8 @@ export interface Scheduler {
    * false to abandon the execution because this state has been explored already.
    */
   quiescent?(key: () => number, p: DecisionPoint): boolean;
+  /** Quiescent states recorded by state caching so far (undefined: no caching). */
+  readonly cachedStates?: number;
   /** Strategy and seed of the execution just run, for its replay token. */
   tag(): { strategy: string; seed: string };
 }

@@ -29,6 +29,11 @@ export interface ExploreReport {
   readonly shard: Shard | null;
   /** Executions run and counted (abandoned shard prefixes are not counted). */
   readonly executions: number;
+  /**
+   * Executions abandoned by the strategy and not counted: the roots of other shards' subtrees,
+   * sleep-set blocked schedules, and schedules that reached an already explored quiescent state.
+   */
+  readonly abandoned: number;
   /** True when the strategy ran out of schedules (exhaustive DFS) rather than out of budget. */
   readonly complete: boolean;
   readonly elapsedMs: number;
@@ -42,6 +47,8 @@ export interface ExploreReport {
     readonly distinctSchedules: number;
     /** Distinct final states (harness.stateKey), null without stateKey; summed when merged. */
     readonly distinctStates: number | null;
+    /** Distinct quiescent states recorded by DFS state caching, null without; summed when merged. */
+    readonly quiescentStates: number | null;
     readonly maxDecisions: number;
     readonly maxSteps: number;
   };
@@ -86,6 +93,8 @@ export function mergeReports(reports: readonly ExploreReport[]): ExploreReport {
   let elapsedMs = 0;
   let distinctSchedules = 0;
   let distinctStates: number | null = null;
+  let quiescentStates: number | null = null;
+  let abandoned = 0;
   let maxDecisions = 0;
   let maxSteps = 0;
   const strategies = new Set<string>();
@@ -98,6 +107,8 @@ export function mergeReports(reports: readonly ExploreReport[]): ExploreReport {
     for (const [k, n] of Object.entries(r.failures)) failures[k] = (failures[k] ?? 0) + n;
     distinctSchedules += r.coverage.distinctSchedules;
     if (r.coverage.distinctStates !== null) distinctStates = (distinctStates ?? 0) + r.coverage.distinctStates;
+    if (r.coverage.quiescentStates !== null) quiescentStates = (quiescentStates ?? 0) + r.coverage.quiescentStates;
+    abandoned += r.abandoned;
     maxDecisions = Math.max(maxDecisions, r.coverage.maxDecisions);
     maxSteps = Math.max(maxSteps, r.coverage.maxSteps);
   }
@@ -107,12 +118,13 @@ export function mergeReports(reports: readonly ExploreReport[]): ExploreReport {
     strategy: [...strategies].sort().join('+'),
     shard: null,
     executions,
+    abandoned,
     complete: reports.every((r) => r.complete),
     elapsedMs,
     outcomes,
     failures,
     counterexamples: bestPerKey(reports.flatMap((r) => r.counterexamples)),
-    coverage: { distinctSchedules, distinctStates, maxDecisions, maxSteps },
+    coverage: { distinctSchedules, distinctStates, quiescentStates, maxDecisions, maxSteps },
   };
 }
 
@@ -141,5 +153,11 @@ export function parseReport(x: unknown, source = 'report'): ExploreReport {
   }
   const cov = r.coverage as Partial<ExploreReport['coverage']> | undefined;
   if (typeof cov?.distinctSchedules !== 'number') bad('no coverage');
-  return { ...(x as ExploreReport), outcomes: { ...emptyOutcomes(), ...(r.outcomes as Record<OutcomeKind, number>) } };
+  // fields added after v1 reports were first written default to "not measured"
+  return {
+    ...(x as ExploreReport),
+    abandoned: typeof r.abandoned === 'number' ? r.abandoned : 0,
+    outcomes: { ...emptyOutcomes(), ...(r.outcomes as Record<OutcomeKind, number>) },
+    coverage: { ...(cov as ExploreReport['coverage']), quiescentStates: typeof cov?.quiescentStates === 'number' ? cov.quiescentStates : null },
+  };
 }

@@ -17,6 +17,7 @@ describe('summary and progress', () => {
     expect(ok).toContain('exhausted');
     expect(ok).toContain('no failure found');
     expect(ok).toContain('1 distinct final states');
+    expect(ok).not.toContain('cut short');
   });
 
   it('reports progress as one padded \\r line, and at the end of a run', () => {

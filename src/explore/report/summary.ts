@@ -17,7 +17,8 @@ export function summarizeReport(r: ExploreReport): string {
   lines.push(`outcomes: ${counts.length > 0 ? counts.join(', ') : 'none'}`);
   const c = r.coverage;
   lines.push(
-    `coverage: ${c.distinctSchedules} distinct schedules${c.distinctStates === null ? '' : `, ${c.distinctStates} distinct final states`}, ` +
+    `coverage: ${c.distinctSchedules} distinct schedules${c.distinctStates === null ? '' : `, ${c.distinctStates} distinct final states`}` +
+      `${c.quiescentStates === null ? '' : `, ${c.quiescentStates} quiescent states cached`}${r.abandoned > 0 ? `, ${r.abandoned} executions cut short` : ''}, ` +
       `up to ${c.maxDecisions} decisions / ${c.maxSteps} steps per execution`,
   );
   for (const x of r.counterexamples) {

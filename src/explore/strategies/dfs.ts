@@ -92,9 +92,8 @@ export class DfsScheduler implements Scheduler {
   /** Decisions before the first one this execution makes differently from the previous one. */
   private divergeDepth = -1;
   readonly quiescent?: (key: () => number, p: DecisionPoint) => boolean;
-  /** Quiescent states reached for the first time (coverage), and executions cut at known ones. */
-  statesCached = 0;
-  statesPruned = 0;
+  /** Quiescent states recorded (coverage); undefined while the harness has given none. */
+  cachedStates?: number;
   // sharding state
   private ordinal = -1;
   private owned = true;
@@ -116,11 +115,8 @@ export class DfsScheduler implements Scheduler {
     const bounded = this.preemptionBound !== Infinity;
     const k = bounded ? mixKey(key(), p.current) : key();
     const prev = this.visited.get(k);
-    if (prev !== undefined && (!bounded || prev <= p.preemptions)) {
-      this.statesPruned++;
-      return false;
-    }
-    if (prev === undefined) this.statesCached++;
+    if (prev !== undefined && (!bounded || prev <= p.preemptions)) return false;
+    if (prev === undefined) this.cachedStates = (this.cachedStates ?? 0) + 1;
     this.visited.set(k, prev === undefined ? p.preemptions : Math.min(prev, p.preemptions));
     return true;
   }

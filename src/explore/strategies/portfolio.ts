@@ -63,6 +63,12 @@ export class PortfolioScheduler implements Scheduler {
     return (this.members[this.active] as Scheduler).quiescent;
   }
 
+  get cachedStates(): number | undefined {
+    let n: number | undefined;
+    for (const m of this.members) if (m.cachedStates !== undefined) n = (n ?? 0) + m.cachedStates;
+    return n;
+  }
+
   get complete(): boolean {
     return this.members.every((m) => m.complete) || this.members.some((m) => m instanceof DfsScheduler && m.complete && m.preemptionBound === Infinity);
   }

@@ -70,6 +70,8 @@ describe('sleep sets', () => {
     expect(full.executions).toBe(34650); // 12! / (4!)^3
     expect(reduced.complete).toBe(true);
     expect(reduced.executions).toBeLessThan(full.executions / 100); // step starts stay dependent
+    expect(reduced.abandoned).toBeGreaterThan(0); // sleep-set blocked
+    expect(full.abandoned).toBe(0);
   });
 
   it('are used only with an unbounded preemption bound', () => {

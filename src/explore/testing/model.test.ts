@@ -24,6 +24,9 @@ describe('explorer on the real model', () => {
       expect(cached.complete).toBe(true);
       expect(cached.outcomes.ok).toBe(cached.executions);
       expect(cached.executions).toBeLessThan(plain.executions);
+      expect(cached.abandoned).toBeGreaterThan(0);
+      expect(cached.coverage.quiescentStates).toBeGreaterThan(0);
+      expect(plain.coverage.quiescentStates).toBeNull();
       expect(cached.coverage.distinctStates).toBe(plain.coverage.distinctStates);
     }
   });
