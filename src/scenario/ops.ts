@@ -337,7 +337,7 @@ export const CORE_OPS: Record<string, OpDef> = {
       const prot = (a.prot as string | undefined) ?? 'rw';
       const npages = Number(((a.size as bigint) + 4095n) >> 12n);
       const ret = yield* ctx.sys.sys_mmap_anon(ctx.proc, npages, {
-        read: prot !== 'none',
+        read: prot === 'rw' || prot === 'r', // PROT_WRITE alone gives VM_WRITE without VM_READ
         write: prot === 'rw' || prot === 'w',
         backing: ((a.backing as string | undefined) ?? '4k') as Backing,
         touch: a.touch !== false,
