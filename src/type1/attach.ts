@@ -4,7 +4,7 @@
  * vfio_iommu_unmap_unpin_all, vfio_iommu_unmap_unpin_reaccount, vfio_iommu_type1_release,
  * vfio_update_pgsize_bitmap. All run under `iommu->lock`.
  */
-import { EBUSY, EINVAL, EIO, ENODEV, ENOMEM, EPERM } from '../util/errno.js';
+import { EBUSY, EINVAL, EIO, ENOMEM, EPERM } from '../util/errno.js';
 import type { Kernel } from '../kernel/kernel.js';
 import type { KGen } from '../kernel/sched.js';
 import { point } from '../kernel/sched.js';
@@ -75,7 +75,8 @@ function* attach_locked(k: Kernel, iommu: VfioIommu, g: IommuGroup, type: GroupT
   const hw = g.hw;
   if (!hw || k.failNth('iommu_domain_alloc')) return -EIO;
   const dom = new IommuDomain(hw, k.nextId('iommu_domain'));
-  if (iommu.nesting && !hw.nesting) return -ENODEV; // iommu_enable_nesting()
+  // iommu_enable_nesting(): -EINVAL when the IOMMU driver has no enable_nesting op (intel-iommu, 6.1)
+  if (iommu.nesting && !hw.nesting) return -EINVAL;
   // iommu_attach_group(): cannot fail in the model beyond the checks above
   const apEnd = (1n << BigInt(hw.apertureBits)) - 1n;
   if (vfio_iommu_aper_conflict(iommu, 0n, apEnd)) return -EINVAL;
