@@ -158,6 +158,9 @@ export class Mm {
       }
       if (!v.pfnmap && v.write) this.populate(v, v.start, v.npages);
     }
+    // __mm_populate(): GUP without FOLL_FORCE fails on PROT_NONE; the vmas stay locked and
+    // counted, and the error becomes ENOMEM (__mlock_posix_error_return)
+    if (this.vmas.some((v) => !v.pfnmap && !v.read && !v.write && v.start < start + n && v.start + v.npages > start)) return -ENOMEM;
     return 0;
   }
 
