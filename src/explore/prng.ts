@@ -56,3 +56,29 @@ export class Prng {
 function rotl(x: number, k: number): number {
   return (x << k) | (x >>> (32 - k));
 }
+
+/**
+ * The generator of a seeded strategy, reseeded for each of the executions a shard runs: shard
+ * i of n runs executions i, i + n, i + 2n, ... and execution j always gets `deriveSeed(seed, j)`,
+ * so a run's executions are the same however it is sharded.
+ */
+export class ExecutionRng extends Prng {
+  private index: number;
+  /** Seed of the current execution (what replay tokens record). */
+  execSeed = 0;
+
+  constructor(
+    readonly baseSeed: number,
+    private readonly shard: { readonly index: number; readonly count: number },
+  ) {
+    super(0);
+    this.index = shard.index - shard.count;
+  }
+
+  /** Move to this shard's next execution. */
+  nextExecution(): void {
+    this.index += this.shard.count;
+    this.execSeed = deriveSeed(this.baseSeed, this.index);
+    this.reseed(this.execSeed);
+  }
+}

@@ -16,7 +16,7 @@ import type { ExecResult } from '../engine/runtime.js';
 import type { DecisionPoint, Scheduler } from '../engine/scheduler.js';
 import type { Shard } from '../parallel/shard.js';
 import { WHOLE } from '../parallel/shard.js';
-import { deriveSeed, Prng } from '../prng.js';
+import { ExecutionRng } from '../prng.js';
 
 export interface PctOptions {
   readonly seed?: number;
@@ -28,12 +28,8 @@ export interface PctOptions {
 export class PctScheduler implements Scheduler {
   readonly name = 'pct';
   readonly complete = false;
-  readonly seed: number;
   readonly depth: number;
-  private readonly shard: Shard;
-  private readonly rng = new Prng();
-  private index: number;
-  private execSeed = 0;
+  private readonly rng: ExecutionRng;
   /** Most decision points seen in one execution (at least 2). */
   private k = 2;
   /** prio[tid]: invariant: the values of live threads are distinct. */
@@ -43,16 +39,12 @@ export class PctScheduler implements Scheduler {
   private cpNext = 0;
 
   constructor(o: PctOptions = {}) {
-    this.seed = o.seed ?? 0;
     this.depth = Math.max(1, o.depth ?? 3);
-    this.shard = o.shard ?? WHOLE;
-    this.index = this.shard.index - this.shard.count;
+    this.rng = new ExecutionRng(o.seed ?? 0, o.shard ?? WHOLE);
   }
 
   begin(): boolean {
-    this.index += this.shard.count;
-    this.execSeed = deriveSeed(this.seed, this.index);
-    this.rng.reseed(this.execSeed);
+    this.rng.nextExecution();
     this.prioReady = false;
     const cps: number[] = [];
     for (let i = 0; i < this.depth - 1 && i < this.k - 1; i++) {
@@ -92,7 +84,7 @@ export class PctScheduler implements Scheduler {
   }
 
   tag(): { strategy: string; seed: string } {
-    return { strategy: 'pct', seed: this.execSeed.toString(16) };
+    return { strategy: 'pct', seed: this.rng.execSeed.toString(16) };
   }
 
   private initPriorities(threads: number): void {

@@ -6,7 +6,7 @@ import type { ExecResult } from '../engine/runtime.js';
 import type { DecisionPoint, Scheduler } from '../engine/scheduler.js';
 import type { Shard } from '../parallel/shard.js';
 import { WHOLE } from '../parallel/shard.js';
-import { deriveSeed, Prng } from '../prng.js';
+import { ExecutionRng } from '../prng.js';
 
 export interface RandomOptions {
   readonly seed?: number;
@@ -16,22 +16,14 @@ export interface RandomOptions {
 export class RandomScheduler implements Scheduler {
   readonly name = 'random';
   readonly complete = false;
-  readonly seed: number;
-  private readonly shard: Shard;
-  private readonly rng = new Prng();
-  private index: number;
-  private execSeed = 0;
+  private readonly rng: ExecutionRng;
 
   constructor(o: RandomOptions = {}) {
-    this.seed = o.seed ?? 0;
-    this.shard = o.shard ?? WHOLE;
-    this.index = this.shard.index - this.shard.count;
+    this.rng = new ExecutionRng(o.seed ?? 0, o.shard ?? WHOLE);
   }
 
   begin(): boolean {
-    this.index += this.shard.count;
-    this.execSeed = deriveSeed(this.seed, this.index);
-    this.rng.reseed(this.execSeed);
+    this.rng.nextExecution();
     return true;
   }
 
@@ -44,6 +36,6 @@ export class RandomScheduler implements Scheduler {
   }
 
   tag(): { strategy: string; seed: string } {
-    return { strategy: 'random', seed: this.execSeed.toString(16) };
+    return { strategy: 'random', seed: this.rng.execSeed.toString(16) };
   }
 }
