@@ -12,6 +12,7 @@ import { Runtime } from './engine/runtime.js';
 import type { Scheduler } from './engine/scheduler.js';
 import { failureKey } from './outcome.js';
 import type { Shard } from './parallel/shard.js';
+import { shardExecutions, WHOLE } from './parallel/shard.js';
 import type { ProgressStats } from './progress.js';
 import type { Counterexample, ExploreReport } from './report/report.js';
 import { bestPerKey, compareCounterexamples, emptyOutcomes } from './report/report.js';
@@ -25,7 +26,10 @@ export type StrategyName = 'dfs' | 'pct' | 'random' | 'portfolio';
 export const STRATEGY_NAMES: readonly StrategyName[] = ['dfs', 'pct', 'random', 'portfolio'];
 
 export interface Budget {
-  /** Default: unlimited (DFS stops by itself; other strategies need maxMs or this). */
+  /**
+   * Default: unlimited (DFS stops by itself; other strategies need maxMs or this). For the whole
+   * run: a shard runs its part (`shardExecutions`).
+   */
   readonly maxExecutions?: number;
   /** Default: 10 000 ms. */
   readonly maxMs?: number;
@@ -97,7 +101,8 @@ export function explore<W>(harness: Harness<W>, opts: ExploreOptions = {}): Expl
   const independent = opts.independent ?? harness.independent?.bind(harness);
   const sched = opts.scheduler ?? makeScheduler(independent !== undefined ? { ...opts, independent } : opts);
   const rt = new Runtime(harness, opts.maxSteps !== undefined ? { maxSteps: opts.maxSteps } : {});
-  const maxExecutions = opts.budget?.maxExecutions ?? Infinity;
+  // the budget is for the whole run: a shard runs its part of it
+  const maxExecutions = shardExecutions(opts.budget?.maxExecutions ?? Infinity, opts.shard ?? WHOLE);
   const maxMs = opts.budget?.maxMs ?? DEFAULT_MAX_MS;
   const stopOnFailure = opts.stopOnFailure ?? true;
   const onProgress = opts.onProgress;

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { explore } from '../explore.js';
 import { lockedCounter3 } from '../testing/toys.js';
 import { exploreParallel, loadHarness } from './pool.js';
+import { shardExecutions } from './shard.js';
 
 const toys = fileURLToPath(new URL('../testing/toys.ts', import.meta.url));
 
@@ -24,6 +25,14 @@ describe('worker threads', () => {
     expect(par.outcomes).toEqual(whole.outcomes);
     expect(par.complete).toBe(true);
     expect(seen.at(-1)).toBe(whole.executions);
+  });
+
+  it('splits maxExecutions between workers: the same executions as one thread', async () => {
+    const one = explore(lockedCounter3, { strategy: 'random', seed: 3, budget: { maxExecutions: 101 } });
+    const par = await exploreParallel({ module: toys, export: 'lockedCounter3' }, { strategy: 'random', seed: 3, workers: 3, budget: { maxExecutions: 101 } });
+    expect(par.executions).toBe(101);
+    expect(par.outcomes).toEqual(one.outcomes);
+    expect([0, 1, 2].map((index) => shardExecutions(101, { index, count: 3 }))).toEqual([34, 34, 33]);
   });
 
   it('reports a worker that cannot load its harness', async () => {

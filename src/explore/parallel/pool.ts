@@ -6,7 +6,8 @@
  * a Harness or a function of no arguments returning one. Everything else in the options must be
  * structured-cloneable (no scheduler objects, no callbacks but `onProgress`, which stays here).
  *
- * With `stopOnFailure` (the default), the first worker to find a failure raises a shared flag and
+ * `budget.maxExecutions` is for the whole run and is split between the shards (see
+ * `shardExecutions`); `budget.maxMs` applies to each worker. With `stopOnFailure` (the default), the first worker to find a failure raises a shared flag and
  * the others stop at their next clock check.
  */
 import { createRequire } from 'node:module';

@@ -27,6 +27,16 @@ export function parseShard(text: string): Shard {
   return { index, count };
 }
 
+/**
+ * A shard's part of a run of `maxExecutions` executions: the parts add up to the whole, and for
+ * PCT and random, where shard i runs executions i, i + n, ..., they are exactly executions
+ * 0 .. maxExecutions - 1 of the unsharded run.
+ */
+export function shardExecutions(maxExecutions: number, s: Shard): number {
+  if (!Number.isFinite(maxExecutions)) return maxExecutions;
+  return Math.floor(maxExecutions / s.count) + (s.index < maxExecutions % s.count ? 1 : 0);
+}
+
 export function formatShard(s: Shard): string {
   return `${s.index}/${s.count}`;
 }
