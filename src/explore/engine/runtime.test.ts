@@ -201,6 +201,30 @@ describe('runtime', () => {
     expect(r.counterexamples[0]?.outcome).toEqual({ kind: 'model_error', message: 'harness setup failed: no such profile', thread: null });
   });
 
+  it('reports a wait condition that throws as a model error', () => {
+    const h = harness([
+      {
+        name: 'sleeper',
+        steps: [
+          function* (): KGen<void> {
+            yield {
+              k: 'wait',
+              label: 'wait_event(broken)',
+              ready: () => {
+                throw new TypeError('no such field');
+              },
+            };
+          },
+        ],
+      },
+    ]);
+    expect(explore(h, { strategy: 'dfs' }).counterexamples[0]?.outcome).toEqual({
+      kind: 'model_error',
+      message: 'wait_event(broken): TypeError: no such field',
+      thread: 'sleeper',
+    });
+  });
+
   it('stops a livelock at maxSteps', () => {
     const spin = harness([
       {

@@ -187,13 +187,21 @@ export class Runtime<W> {
     for (;;) {
       let n = 0;
       let curEn = false;
-      for (let i = 0; i < T; i++) {
-        if (done[i] === true) continue;
-        const y = ys[i] as Yield | null;
-        if (y === null || isEnabled(y, (refs[i] as ThreadRef).tid)) {
-          enabled[n++] = i + 1;
-          if (i + 1 === current) curEn = true;
+      let i = 0;
+      try {
+        for (; i < T; i++) {
+          if (done[i] === true) continue;
+          const y = ys[i] as Yield | null;
+          if (y === null || isEnabled(y, (refs[i] as ThreadRef).tid)) {
+            enabled[n++] = i + 1;
+            if (i + 1 === current) curEn = true;
+          }
         }
+      } catch (e) {
+        // a wait condition or canAcquire that throws is a bug of the model
+        const o = thrownOutcome(e, (refs[i] as ThreadRef).name);
+        outcome = { kind: 'model_error', message: `${(ys[i] as Yield).label}: ${'message' in o ? o.message : String(e)}`, thread: (refs[i] as ThreadRef).name };
+        break;
       }
       if (n === 0) {
         if (unfinished > 0) outcome = this.deadlock(specs, refs, dom.heldBy.bind(dom));
@@ -225,7 +233,7 @@ export class Runtime<W> {
       if (preemption) preemptions++;
 
       // Resume the chosen thread until its next yield or the return of its step.
-      const i = tid - 1;
+      i = tid - 1;
       const spec = specs[i] as ThreadSpec<W>;
       const ref = refs[i] as ThreadRef;
       const before = ys[i] as Yield | null;
