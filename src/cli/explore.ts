@@ -15,6 +15,8 @@ import type { Scenario } from '../scenario/load.js';
 import { loadScenario } from '../scenario/load.js';
 import { scenarioHarness } from '../scenario/harness.js';
 import { expandFiles } from './run.js';
+import { failNthSweep } from '../scenario/failnth.js';
+import { errnoName } from '../util/errno.js';
 
 export interface ExploreFlags {
   profile?: string;
@@ -162,6 +164,40 @@ export function replayCommand(file: string, token: string, f: { profile?: string
     }
     if (e instanceof Error && /token|Replay/i.test(e.name + e.message)) {
       process.stderr.write(pc.red(`vfiolab replay: ${e.message}`) + '\n');
+      return 2;
+    }
+    throw e;
+  }
+}
+
+/** `vfiolab failnth FILE...`: fail every fallible call site in turn and check the unwind. */
+export function failNthCommand(args: string[], f: { profile?: string; switch?: string[]; json?: boolean }, write: (s: string) => void = (s) => process.stdout.write(s + '\n')): number {
+  try {
+    const switches = parseSwitches(f.switch);
+    let ok = true;
+    for (const file of expandFiles(args)) {
+      const sc0 = loadScenario(file);
+      const sc = { ...sc0, profile: f.profile ?? sc0.profile, switches: switches ?? sc0.switches };
+      const rep = failNthSweep(sc);
+      if (!rep.ok) ok = false;
+      if (f.json) {
+        write(JSON.stringify(rep));
+        continue;
+      }
+      if (rep.skipped) {
+        write(`SKIP ${file} [${sc.profile}]: ${rep.skipped}`);
+        continue;
+      }
+      write(`${rep.ok ? pc.green('PASS') : pc.red('FAIL')} ${file} [${sc.profile}]: ${rep.sites} fallible calls, each failed once`);
+      for (const c of rep.cases) {
+        const where = c.step === null ? 'not reached' : `step ${c.step}${c.errno ? ` -> ${errnoName(c.errno)}` : ''}`;
+        write(`  ${String(c.n).padStart(3)} ${c.site.padEnd(28)} ${where.padEnd(22)} ${c.violations.length ? pc.red(c.violations.join('; ')) : 'clean unwind'}`);
+      }
+    }
+    return ok ? 0 : 1;
+  } catch (e) {
+    if (e instanceof ScenarioError || e instanceof UsageError) {
+      process.stderr.write(pc.red(e.message) + '\n');
       return 2;
     }
     throw e;

@@ -13,7 +13,7 @@ import { fuzzCommand, type FuzzFlags } from './fuzz.js';
 import type { MemlockFlags } from './memlock.js';
 import { memlockCommand } from './memlock.js';
 import type { ExploreFlags } from './explore.js';
-import { exploreCommand, replayCommand } from './explore.js';
+import { exploreCommand, failNthCommand, replayCommand } from './explore.js';
 
 const program = new Command();
 program.name('vfiolab').description('An executable model of Linux VFIO type1 with mediated devices').version('0.1.0');
@@ -173,6 +173,12 @@ program
   .action(() => {
     process.exitCode = tourCommand();
   });
+
+// `vfiolab ... | head` closes the pipe early: that is not an error
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(0);
+  throw e;
+});
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   process.stderr.write(`vfiolab: ${(e as Error).message}\n`);

@@ -58,8 +58,10 @@ export class Kernel {
    * (1-based, counting every fallible site reached) fails. 0 = never.
    */
   failAt = 0;
-  /** Fallible sites reached so far, in order (for reports). */
+  /** Names of the fallible sites reached, in order, when `recordSites` (the fail-nth sweep). */
   readonly failSites: string[] = [];
+  recordSites = false;
+  private siteCount = 0;
   private nextTid = 1;
   private readonly idCounters = new Map<string, number>();
 
@@ -96,11 +98,17 @@ export class Kernel {
 
   /** Should this fallible call site (an allocation, iommu_map, GUP ...) fail now? */
   failNth(site: string): boolean {
-    this.failSites.push(site);
+    if (this.recordSites) this.failSites.push(site);
+    else this.siteCount++;
     const n = (this.siteCounts.get(site) ?? 0) + 1;
     this.siteCounts.set(site, n);
     if (this.failSite && this.failSite.site === site && this.failSite.nth === n) return true;
-    return this.failAt > 0 && this.failSites.length === this.failAt;
+    return this.failAt > 0 && this.sitesReached() === this.failAt;
+  }
+
+  /** Fallible sites reached so far. */
+  sitesReached(): number {
+    return this.recordSites ? this.failSites.length : this.siteCount;
   }
 
   /** `current`: the task whose thread is running. */

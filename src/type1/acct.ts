@@ -4,7 +4,7 @@
  * change that 6.1 stable carries): the charge goes to `dma->mm`, the limit is `dma->task`'s
  * RLIMIT_MEMLOCK, and `dma->lock_cap` (CAP_IPC_LOCK at MAP time) bypasses it.
  */
-import { ENOMEM, ESRCH } from '../util/errno.js';
+import { EINTR, ENOMEM, ESRCH } from '../util/errno.js';
 import type { Kernel } from '../kernel/kernel.js';
 import type { KGen } from '../kernel/sched.js';
 import type { Mm } from '../host/mm.js';
@@ -28,6 +28,8 @@ export function __account_locked_vm(k: Kernel, mm: Mm, pages: number, inc: boole
 
 /** mm_lock_acct(): take mmap_lock for write and account. */
 export function* mm_lock_acct(k: Kernel, task: Task, mm: Mm, lock_cap: boolean, npage: number): KGen<number> {
+  // mmap_write_lock_killable(): -EINTR when a fatal signal is pending
+  if (k.failNth('mmap_write_lock_killable')) return -EINTR;
   yield* mm.mmap_lock.down_write();
   const ret = __account_locked_vm(k, mm, Math.abs(npage), npage > 0, task, lock_cap);
   yield* mm.mmap_lock.up_write();

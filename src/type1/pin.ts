@@ -33,6 +33,7 @@ export type PinBatch = GupBatch;
  */
 export function vaddr_get_pfns(k: Kernel, mm: Mm, vaddr: number, npages: number, prot: number): GupBatch | number {
   const write = (prot & IOMMU_WRITE) !== 0;
+  if (k.failNth('pin_user_pages_remote')) return -ENOMEM;
   const g = mm.gup(vaddr, npages, write);
   if (typeof g !== 'number') {
     // GUP takes a reference on every page; 6.0+ drops it at once for the (reserved) zero page,

@@ -14,6 +14,7 @@ import { point } from '../../kernel/sched.js';
 import type { VfioDevice, VfioDeviceOps } from '../../vfio/objects.js';
 import { IOMMU_READ, IOMMU_WRITE } from '../../uapi/vfio.js';
 import { vfio_dma_rw, vfio_pin_pages, vfio_unpin_pages } from '../../vfio/vendor_api.js';
+import { VFIO_PIN_PAGES_MAX_ENTRIES } from '../../uapi/vfio.js';
 
 /**
  * How the driver answers dma_unmap: honour it, ignore the first N calls, never, or unpin but pin
@@ -73,6 +74,8 @@ export function* driverPin(k: Kernel, vdev: VfioDevice, iova: bigint, npage: num
 /** The driver unpins [iova, iova+npage) once and forgets those pins. */
 export function* driverUnpin(k: Kernel, vdev: VfioDevice, iova: bigint, npage: number): KGen<void> {
   yield* vfio_unpin_pages(k, vdev, iova, npage);
+  // vfio core refuses npage outside 1..512 with a WARN and unpins nothing: keep the record
+  if (npage <= 0 || npage > VFIO_PIN_PAGES_MAX_ENTRIES) return;
   const st = pinState(vdev);
   for (let i = 0; i < npage; i++) {
     const a = iova + (BigInt(i) << 12n);
