@@ -8,7 +8,7 @@ import type { Kernel } from '../kernel/kernel.js';
 import type { KGen } from '../kernel/sched.js';
 import { IntervalSet } from '../util/intervals.js';
 import { U64_MAX } from '../util/units.js';
-import { DIRTY_BITMAP_SIZE_MAX, SIZEOF, VFIO_IOMMU_DIRTY_PAGES_FLAG_GET_BITMAP, VFIO_IOMMU_DIRTY_PAGES_FLAG_START, VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP } from '../uapi/vfio.js';
+import { DIRTY_BITMAP_PAGES_MAX, DIRTY_BITMAP_SIZE_MAX, SIZEOF, VFIO_IOMMU_DIRTY_PAGES_FLAG_GET_BITMAP, VFIO_IOMMU_DIRTY_PAGES_FLAG_START, VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP } from '../uapi/vfio.js';
 import { vfio_find_dma, vfio_find_dma_first_index } from './dma_list.js';
 import { minPgsize } from './map.js';
 import type { UserBitmap } from './unmap.js';
@@ -55,6 +55,11 @@ function popcount(x: number): number {
   return n;
 }
 
+/** vfio_dma_bitmap_alloc()'s limit: `npages = dma->size / pgsize > DIRTY_BITMAP_PAGES_MAX` is -EINVAL (dma size in 4K pages). */
+export function tooManyBitmapPages(iommu: VfioIommu, dmaPages: number): boolean {
+  return BigInt(dmaPages) * 4096n / minPgsize(iommu) > BigInt(DIRTY_BITMAP_PAGES_MAX);
+}
+
 /** vfio_iommu_type1_dirty_pages() */
 export function* vfio_iommu_type1_dirty_pages(_k: Kernel, iommu: VfioIommu, a: DirtyPagesArgs): KGen<number> {
   if (!iommu.v2) return -EACCES;
@@ -65,15 +70,22 @@ export function* vfio_iommu_type1_dirty_pages(_k: Kernel, iommu: VfioIommu, a: D
   if (popcount(a.flags) !== 1) return -EINVAL;
   if (a.flags & VFIO_IOMMU_DIRTY_PAGES_FLAG_START) {
     yield* iommu.lock.lock();
+    let ret = 0;
     if (!iommu.dirty_page_tracking) {
-      for (const dma of iommu.dma_list) {
-        dma.bitmap = new IntervalSet();
-        vfio_dma_populate_bitmap(dma);
+      // vfio_dma_bitmap_alloc_all(): a dma with more than DIRTY_BITMAP_PAGES_MAX pages of the
+      // smallest IOMMU page size gets no bitmap: -EINVAL, the bitmaps made so far are freed and
+      // tracking stays off (found by vfiolab fuzz on 6.1.192: START after a 2^63-byte mdev-only map)
+      if (iommu.dma_list.some((dma) => tooManyBitmapPages(iommu, dma.size))) ret = -EINVAL;
+      else {
+        for (const dma of iommu.dma_list) {
+          dma.bitmap = new IntervalSet();
+          vfio_dma_populate_bitmap(dma);
+        }
+        iommu.dirty_page_tracking = true;
       }
-      iommu.dirty_page_tracking = true;
     }
     yield* iommu.lock.unlock();
-    return 0;
+    return ret;
   }
   if (a.flags & VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP) {
     yield* iommu.lock.lock();

@@ -10,7 +10,7 @@ import type { KGen } from '../kernel/sched.js';
 import { point } from '../kernel/sched.js';
 import type { Runs } from '../host/run.js';
 import { runsPages } from '../host/run.js';
-import { IOMMU_READ, IOMMU_WRITE, VFIO_DMA_MAP_FLAG_READ, VFIO_DMA_MAP_FLAG_VADDR, VFIO_DMA_MAP_FLAG_WRITE } from '../uapi/vfio.js';
+import { DIRTY_BITMAP_PAGES_MAX, IOMMU_READ, IOMMU_WRITE, VFIO_DMA_MAP_FLAG_READ, VFIO_DMA_MAP_FLAG_VADDR, VFIO_DMA_MAP_FLAG_WRITE } from '../uapi/vfio.js';
 import { U64_MAX } from '../util/units.js';
 import { vfio_lock_acct } from './acct.js';
 import { vfio_find_dma, vfio_link_dma, vfio_unlink_dma } from './dma_list.js';
@@ -190,7 +190,11 @@ function* do_map_locked(k: Kernel, iommu: VfioIommu, map: DmaMapArgs, prot: numb
   if (iommu.domain_list.length === 0) dma.size = npages;
   else ret = yield* vfio_pin_map_dma(k, iommu, dma, npages);
   if (!ret && iommu.dirty_page_tracking) {
-    dma.bitmap = new IntervalSet();
+    // vfio_dma_bitmap_alloc(): more than DIRTY_BITMAP_PAGES_MAX bits -> -EINVAL; the new dma goes
+    if (BigInt(dma.size) * 4096n / minPgsize(iommu) > BigInt(DIRTY_BITMAP_PAGES_MAX)) {
+      ret = -EINVAL;
+      yield* vfio_remove_dma(k, iommu, dma);
+    } else dma.bitmap = new IntervalSet();
   }
   return ret;
 }
