@@ -118,9 +118,9 @@ export async function runScenariosOnKernel(kernel: KernelId, scenarios: Scenario
   return out;
 }
 
-/** The model run matching a kernel: the scenario's own profile on 6.1, profile 6.12 for kernel 6.12. */
+/** The model run matching a kernel: a 6.1 or 6.12 scenario runs on the profile of the kernel it is compared with. */
 export function runModelFor(kernel: KernelId | 'model', sc: Scenario): ScenarioResult {
-  const profile = kernel === '6.12' && sc.profile === '6.1' ? '6.12' : sc.profile;
+  const profile = kernel !== 'model' && (sc.profile === '6.1' || sc.profile === '6.12') ? kernel : sc.profile;
   return runScenario({ ...sc, profile });
 }
 

@@ -118,7 +118,7 @@ steps:
 describe('result decoding', () => {
   it('decodes bitmaps into dirty page ranges', () => {
     expect(bitmapRanges('ffff000000000000')).toEqual([[0, 16]]);
-    expect(bitmapRanges('0103')).toEqual([[0, 1], [8, 2]]);
+    expect(bitmapRanges('0103')).toEqual([[0, 1], [8, 10]]);
     expect(bitmapRanges('')).toEqual([]);
   });
   it('decodes GET_INFO capabilities in chain order', () => {

@@ -488,7 +488,7 @@ function num(v: string | undefined): number | undefined {
   return b === undefined ? undefined : Number(b);
 }
 
-/** Bitmap bytes (hex, bit k of byte j = page 8j+k) → the model's dirty page ranges [first, count]. */
+/** Bitmap bytes (hex, bit k of byte j = page 8j+k) → the model's dirty page ranges [first, end). */
 export function bitmapRanges(hexBytes: string): [number, number][] {
   const out: [number, number][] = [];
   let start = -1;
@@ -499,12 +499,12 @@ export function bitmapRanges(hexBytes: string): [number, number][] {
       const set = (byte >> k) & 1;
       if (set && start < 0) start = page;
       if (!set && start >= 0) {
-        out.push([start, page - start]);
+        out.push([start, page]);
         start = -1;
       }
     }
   }
-  if (start >= 0) out.push([start, page - start]);
+  if (start >= 0) out.push([start, page]);
   return out;
 }
 
@@ -647,7 +647,8 @@ export function recordsFromResults(t: Translation, results: StepResult[]): Kerne
     }
     const fatal = fatalOf(r);
     const fields = decodeFields(st.op, { ...r, fields: { ...r.fields } }, t.steps[m.runner!]);
-    const vmlck = r.vmlckKb >= 0 ? r.vmlckKb : vm;
+    // an exited process has no mm (VmLck 0); proc_exit itself reports the runner's main process
+    const vmlck = st.op === 'exit' ? 0 : r.vmlckKb >= 0 ? r.vmlckKb : vm;
     lastByProc.set(st.process, vmlck);
     if (st.process === t.map[0]?.step.process) lastVmLck = vmlck;
     const errno = r.ret < 0 && !fatal ? r.errno : 0;
