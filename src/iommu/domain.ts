@@ -27,7 +27,9 @@ interface PtEntry extends Runs {
 
 export class IommuDomain {
   readonly groups: IommuGroup[] = [];
+  /** Live entries are pt[h..]: removing the lowest entry just advances h (see `dropHead`). */
   private pt: PtEntry[] = [];
+  private h = 0;
   readonly counters: DomainCounters = { map_calls: 0, unmap_calls: 0, pgsizes: {} };
   /** Page sizes in 4K pages, ascending, from the bitmap. */
   private readonly sizes: number[];
@@ -47,17 +49,30 @@ export class IommuDomain {
   /** Mapped pages in total. */
   mappedPages(): number {
     let n = 0;
-    for (const e of this.pt) n += e.len * e.count;
+    for (let i = this.h; i < this.pt.length; i++) n += this.pt[i]!.len * this.pt[i]!.count;
     return n;
   }
 
   entries(): readonly Runs[] {
-    return this.pt;
+    return this.h ? this.pt.slice(this.h) : this.pt;
+  }
+
+  /**
+   * Remove the lowest entry in O(1): an unmap walks upwards, and a shift() of a big array is a
+   * memmove in V8. The array is compacted once more than half of it is dead.
+   */
+  private dropHead(): void {
+    this.pt[this.h] = undefined as unknown as PtEntry;
+    this.h++;
+    if (this.h > 1024 && this.h * 2 > this.pt.length) {
+      this.pt = this.pt.slice(this.h);
+      this.h = 0;
+    }
   }
 
   private indexAfter(iova: number): number {
     // first entry with start > iova
-    let lo = 0;
+    let lo = this.h;
     let hi = this.pt.length;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
@@ -69,7 +84,7 @@ export class IommuDomain {
 
   private entryAt(iova: number): PtEntry | undefined {
     const i = this.indexAfter(iova) - 1;
-    const e = i >= 0 ? this.pt[i] : undefined;
+    const e = i >= this.h ? this.pt[i] : undefined;
     return e && iova < runsEnd(e) ? e : undefined;
   }
 
@@ -82,7 +97,7 @@ export class IommuDomain {
     const end = runsEnd(r);
     if (end > this.aperturePages) return -EFAULT;
     const i = this.indexAfter(r.start);
-    const prev = i > 0 ? this.pt[i - 1] : undefined;
+    const prev = i > this.h ? this.pt[i - 1] : undefined;
     if (prev && runsEnd(prev) > r.start) return -EEXIST;
     const next = this.pt[i];
     if (next && next.start < end) return -EEXIST;
@@ -96,7 +111,7 @@ export class IommuDomain {
   iommu_unmap(iova: number, n: number): number {
     this.counters.unmap_calls++;
     const end = iova + n;
-    let i = Math.max(0, this.indexAfter(iova) - 1);
+    let i = Math.max(this.h, this.indexAfter(iova) - 1);
     let unmapped = 0;
     while (i < this.pt.length) {
       const e = this.pt[i]!;
@@ -111,8 +126,10 @@ export class IommuDomain {
       unmapped += b - a;
       if (a === e.start && b === eEnd) {
         // the whole entry goes (the usual case): no spread splice, which is slow on big arrays
-        if (i === 0) this.pt.shift();
-        else this.pt.splice(i, 1);
+        if (i === this.h) {
+          this.dropHead();
+          i = this.h;
+        } else this.pt.splice(i, 1);
         continue;
       }
       const keep = [...sliceRuns(e, e.start, a), ...sliceRuns(e, b, eEnd)].map((x) => ({ ...x, prot: e.prot }));
