@@ -5,10 +5,26 @@
  */
 import type { VfioDma, VfioIommu } from './vfio_iommu.js';
 
+/** 2^64 bytes in pages: an end that reaches it is 0 in the kernel's u64 arithmetic. */
+const WRAP_PAGES = 2 ** 52;
+
+/**
+ * Number of entries the kernel's lookups can see. A dma that ends exactly at 2^64 (possible in an
+ * mdev-only container, which has no iova_list) has `dma->iova + dma->size == 0` in u64, so every
+ * search (vfio_find_dma, vfio_find_dma_first_node) steps past it: it can be neither found, nor
+ * unmapped, nor even overlap-checked against; only the release of the container removes it
+ * (measured on 6.1.192 and 6.12). Such dmas sort last.
+ */
+function visibleLength(list: readonly VfioDma[]): number {
+  let n = list.length;
+  while (n > 0 && list[n - 1]!.iova + list[n - 1]!.size >= WRAP_PAGES) n--;
+  return n;
+}
+
 /** Index of the first dma whose end is > page (the only candidate to contain `page` or follow it). */
 function lowerIndex(list: readonly VfioDma[], page: number): number {
   let lo = 0;
-  let hi = list.length;
+  let hi = visibleLength(list);
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
     if (list[mid]!.iova + list[mid]!.size <= page) lo = mid + 1;
@@ -23,8 +39,10 @@ function lowerIndex(list: readonly VfioDma[], page: number): number {
  */
 export function vfio_find_dma(iommu: VfioIommu, start: number, n: number): VfioDma | undefined {
   const list = iommu.dma_list;
+  // `start + size <= dma->iova` is always true when start + size wraps to 0: the search finds nothing
+  if (start + n >= WRAP_PAGES) return undefined;
   const i = lowerIndex(list, n === 0 ? start + 1 : start);
-  const d = list[i];
+  const d = i < visibleLength(list) ? list[i] : undefined;
   if (!d) return undefined;
   if (n === 0) return d.iova < start && start < d.iova + d.size ? d : undefined;
   return d.iova < start + n ? d : undefined;
@@ -34,7 +52,7 @@ export function vfio_find_dma(iommu: VfioIommu, start: number, n: number): VfioD
 export function vfio_find_dma_first_index(iommu: VfioIommu, start: number, n: number): number {
   const list = iommu.dma_list;
   const i = lowerIndex(list, start);
-  const d = list[i];
+  const d = i < visibleLength(list) ? list[i] : undefined;
   return d && d.iova < start + n ? i : -1;
 }
 
