@@ -48,6 +48,14 @@ function parseSwitches(list: string[] | undefined): Partial<ProfileSwitches> | u
   return out as Partial<ProfileSwitches>;
 }
 
+function shardArg(s: string): ReturnType<typeof parseShard> {
+  try {
+    return parseShard(s);
+  } catch (e) {
+    throw new UsageError(`--shard ${s}: ${(e as Error).message} (shards are numbered from 0)`);
+  }
+}
+
 function num(v: string | undefined, name: string): number | undefined {
   if (v === undefined) return undefined;
   if (!/^[0-9]+$/.test(v)) throw new UsageError(`--${name}: expected a whole number, got "${v}"`);
@@ -76,7 +84,7 @@ async function exploreOne(sc: Scenario, file: string, t: Target, f: ExploreFlags
     seed: num(f.seed, 'seed') ?? e.seed ?? 0,
     preemptionBound: num(f.preemptionBound, 'preemption-bound') ?? e.preemption_bound ?? 2,
     budget: { maxExecutions: num(f.maxExecutions, 'max-executions') ?? e.max_executions, maxMs: num(f.maxMs, 'max-ms') ?? e.max_ms ?? 10_000 },
-    shard: f.shard ? parseShard(f.shard) : undefined,
+    shard: f.shard ? shardArg(f.shard) : undefined,
     onProgress: f.progress && process.stderr.isTTY ? (s: Parameters<typeof progressLine>[0]) => process.stderr.write('\r' + progressLine(s)) : undefined,
   };
   let report: ExploreReport;
