@@ -39,8 +39,8 @@ function addr(base: string, offPages: number) {
   return { base, offset: BigInt(offPages) << 12n, text: `${base}+${offPages}p` };
 }
 
-function newWorld(v2: boolean, memlockPages: number, hugeBuf: boolean): World {
-  const sys = Sys.create(getProfile('6.1')!, {
+function newWorld(v2: boolean, memlockPages: number, hugeBuf: boolean, profile = '6.1'): World {
+  const sys = Sys.create(getProfile(profile)!, {
     processes: [{ name: PROC, memlock: BigInt(memlockPages) << 12n, caps: [] }],
     devices: [
       { label: 'gpu0', bdf: '0000:01:00.0', group: 12, driver: 'vfio-pci', bars: [] },
@@ -170,8 +170,8 @@ function teardown(w: World): void {
 describe('type1 model: random syscall sequences keep the invariants', () => {
   it('map/unmap/attach/detach/mlock/munlock/munmap/close over two groups and three buffers', () => {
     fc.assert(
-      fc.property(fc.boolean(), fc.integer({ min: 0, max: 200 }), fc.boolean(), fc.array(opArb, { minLength: 1, maxLength: 40 }), (v2, memlock, huge, ops) => {
-        const w = newWorld(v2, memlock, huge);
+      fc.property(fc.boolean(), fc.integer({ min: 0, max: 200 }), fc.boolean(), fc.constantFrom('6.1', '6.12'), fc.array(opArb, { minLength: 1, maxLength: 40 }), (v2, memlock, huge, profile, ops) => {
+        const w = newWorld(v2, memlock, huge, profile);
         const mm = w.ctx.sys.proc(PROC).p.mm!;
         const lv0 = mm.locked_vm;
         for (const op of ops) {
