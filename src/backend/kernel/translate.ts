@@ -325,7 +325,9 @@ export function translateScenario(sc: Scenario, _opts: TranslateOptions = {}): T
           break;
         }
         case 'mmap': {
-          if (a.backing !== undefined && a.backing !== '4k') unsup(`mmap backing ${String(a.backing)}`, st);
+          // THP: the guest's anonymous memory follows its THP policy; locked_vm, pins and errnos
+          // count 4K pages either way, only the IOMMU page sizes used differ (not observable here)
+          if (a.backing !== undefined && a.backing !== '4k' && a.backing !== 'thp') unsup(`mmap backing ${String(a.backing)}`, st);
           const prot = ({ rw: 'RW', r: 'READ', w: 'WRITE', none: 'NONE' } as Record<string, string>)[(a.prot as string | undefined) ?? 'rw'];
           // a PROT_NONE guard first: mmap places the buffer right below it, so a range running past
           // the buffer's end faults as in the model (whose buffers have nothing mapped after them)
