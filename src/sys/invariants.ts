@@ -6,8 +6,8 @@
  * (use after free, refcount underflow) are recorded in `Kernel.violations`.
  */
 import type { Sys } from './system.js';
-import type { VfioIommu, VfioDma } from '../type1/vfio_iommu.js';
-import type { Mm } from '../host/mm.js';
+import type { VfioIommu } from '../type1/vfio_iommu.js';
+import * as T1 from '../type1/invariants.js';
 
 export type Level = 'step' | 'quiescent' | 'end';
 
@@ -28,34 +28,13 @@ export function iommus(sys: Sys): VfioIommu[] {
   return [...out];
 }
 
-/** Pages of `dma` backed by reserved pfns, read from the first domain's page table. */
-function reservedPages(sys: Sys, io: VfioIommu, dma: VfioDma): number {
-  const d = io.domain_list[0]?.domain;
-  if (!d) return 0;
-  let n = 0;
-  for (let p = dma.iova; p < dma.iova + dma.size; ) {
-    const r = d.lookupRuns(p, dma.iova + dma.size - p);
-    if (!r) {
-      p++;
-      continue;
-    }
-    const len = r.len * r.count;
-    if (sys.k.phys.isInvalidReserved(r.pfn)) n += len;
-    p += len;
+/** The first failure of a per-container check over every live container. */
+function eachIommu(sys: Sys, f: (io: VfioIommu) => string | null): string | null {
+  for (const io of iommus(sys)) {
+    const m = f(io);
+    if (m) return m;
   }
-  return n;
-}
-
-function mlockedPages(mm: Mm): number {
-  let n = 0;
-  for (const v of mm.vmas) if (v.locked) n += v.npages;
-  return n;
-}
-
-function nonReservedVpfns(sys: Sys, dma: VfioDma): number {
-  let n = 0;
-  for (const v of dma.pfn_list.values()) if (!sys.k.phys.isInvalidReserved(v.pfn)) n++;
-  return n;
+  return null;
 }
 
 export const MODEL_INVARIANTS: readonly ModelInvariant[] = [
@@ -78,26 +57,19 @@ export const MODEL_INVARIANTS: readonly ModelInvariant[] = [
     name: 'dma_list_no_overlap',
     level: 'step',
     doc: 'vfio_dma entries are sorted and never overlap',
-    check(sys) {
-      for (const io of iommus(sys)) {
-        for (let i = 1; i < io.dma_list.length; i++) {
-          const a = io.dma_list[i - 1]!;
-          const b = io.dma_list[i]!;
-          if (a.iova + a.size > b.iova) return `dma [${a.iova},+${a.size}) overlaps dma at page ${b.iova}`;
-        }
-      }
-      return null;
-    },
+    check: (sys) => eachIommu(sys, T1.dma_list_no_overlap),
   },
   {
     name: 'dma_avail_conserved',
     level: 'step',
     doc: 'dma_avail + number of vfio_dma == the dma_entry_limit read when the IOMMU was set',
-    check(sys) {
-      if (!sys.k.profile.dmaEntryLimit) return null;
-      for (const io of iommus(sys)) if (io.dma_avail + io.dma_list.length !== io.dma_limit) return `dma_avail ${io.dma_avail} + ${io.dma_list.length} dmas != ${io.dma_limit}`;
-      return null;
-    },
+    check: (sys) => (sys.k.profile.dmaEntryLimit ? eachIommu(sys, T1.dma_avail_conserved) : null),
+  },
+  {
+    name: 'iommu_mapped_iff_domain',
+    level: 'quiescent',
+    doc: 'with an IOMMU domain every dma is iommu_mapped and fully mapped in every domain; without one, none is (spec §8.2 I4)',
+    check: (sys) => eachIommu(sys, T1.iommu_mapped_iff_domain),
   },
   {
     name: 'dma_entries_within_limit',
@@ -114,17 +86,11 @@ export const MODEL_INVARIANTS: readonly ModelInvariant[] = [
     level: 'quiescent',
     doc: 'locked_vm = mlocked pages + per dma (IOMMU domain ? non-reserved pages : non-reserved vfio_pfns) (spec §5.3 A10)',
     check(sys) {
+      const all = iommus(sys);
       for (const { p } of sys.procs.values()) {
         const mm = p.mm;
         if (!mm) continue;
-        let want = mlockedPages(mm);
-        for (const io of iommus(sys)) {
-          for (const d of io.dma_list) {
-            if (d.mm !== mm || d.vaddr_invalid) continue;
-            want += io.domain_list.length ? d.size - reservedPages(sys, io, d) : nonReservedVpfns(sys, d);
-          }
-        }
-        want += sys.k.leakedCharge.get(mm) ?? 0;
+        const want = T1.expectedLockedVm(mm, all, sys.k.phys) + (sys.k.leakedCharge.get(mm) ?? 0);
         if (mm.locked_vm !== want) return `${p.comm}: locked_vm ${mm.locked_vm} pages, the accounting rule gives ${want}`;
       }
       return null;
@@ -137,10 +103,11 @@ export const MODEL_INVARIANTS: readonly ModelInvariant[] = [
     check(sys) {
       let want = sys.k.leakedPinPages;
       for (const io of iommus(sys)) {
+        const m = T1.vfio_pfn_refcounts(io);
+        if (m) return m;
         for (const d of io.dma_list) {
-          for (const v of d.pfn_list.values()) if (v.ref_count < 1) return `vfio_pfn at page ${v.iovaPage} has ref_count ${v.ref_count}`;
-          if (io.domain_list.length && d.iommu_mapped) want += d.size - reservedPages(sys, io, d);
-          want += nonReservedVpfns(sys, d);
+          if (io.domain_list.length && d.iommu_mapped) want += d.size - T1.reservedPagesOf(io, d, sys.k.phys);
+          for (const v of d.pfn_list.values()) if (!sys.k.phys.isInvalidReserved(v.pfn)) want++;
         }
       }
       const have = sys.k.phys.ledger.pages;
@@ -153,9 +120,9 @@ export const MODEL_INVARIANTS: readonly ModelInvariant[] = [
     doc: 'once no VFIO file is open any more, no page is left pinned',
     check(sys) {
       for (const { fds } of sys.procs.values()) if (fds.size) return null; // not torn down
-      const l = sys.k.phys.ledger;
-      if (l.pages !== 0 || l.sum !== 0) return `${l.pages} page references still held after every VFIO fd was closed${l.zeroRefs ? ` (${l.zeroRefs} on the zero page)` : ''}`;
-      return null;
+      const m = T1.no_pins_after_teardown(sys.k.phys);
+      const z = sys.k.phys.ledger.zeroRefs;
+      return m && `after every VFIO fd was closed: ${m}${z ? ` (${z} on the zero page)` : ''}`;
     },
   },
   {
