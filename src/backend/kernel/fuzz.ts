@@ -23,11 +23,11 @@ import { parseScenario, type Scenario } from '../../scenario/load.js';
 import type { KernelId } from './config.js';
 import { compareScenario, runModelFor, runScenariosOnKernel, type BootStats, type Disagreement } from './conformance.js';
 
-type Op = Record<string, Record<string, unknown>> & { expect?: never };
+type Op = Record<string, unknown>;
 
 export interface FuzzCase {
   /** host / setup variant */
-  setup: { pci: boolean; mdev: boolean; v1: boolean; memlock: string; ipcLock: boolean; dmaLimit?: number };
+  setup: { pci: boolean; mdev: boolean; v1: boolean; memlock: string; ipcLock: boolean; dmaLimit?: number; helper?: string };
   ops: Op[];
 }
 
@@ -98,17 +98,39 @@ export const caseArb: fc.Arbitrary<FuzzCase> = fc
     v1: fc.integer({ min: 0, max: 9 }).map((n) => n < 3),
     memlock: fc.constantFrom('4K', '8K', '16K', '64K', '64M', '8M'),
     ipcLock: fc.boolean(),
+    // a second process sharing the container fd (with its own buffer), with this RLIMIT_MEMLOCK
+    helper: fc.option(fc.constantFrom('64M', '16K'), { freq: 3, nil: undefined }),
+    dmaLimit: fc.option(fc.constantFrom(2, 3), { freq: 5, nil: undefined }),
   })
   .chain((s) => {
     const pci = s.kind !== 'mdev';
     const mdev = s.kind !== 'pci';
-    return fc.array(opArb(pci, mdev), { minLength: 1, maxLength: 14 }).map((ops) => ({ setup: { pci, mdev, v1: s.v1, memlock: s.memlock, ipcLock: s.ipcLock }, ops }));
+    const ops = fc.array(s.helper ? fc.oneof({ weight: 3, arbitrary: opArb(pci, mdev) }, { weight: 1, arbitrary: helperOpArb }) : opArb(pci, mdev), { minLength: 1, maxLength: 14 });
+    const exit = s.helper ? fc.boolean() : fc.constant(false);
+    return fc.tuple(ops, exit).map(([o, ex]) => ({
+      setup: { pci, mdev, v1: s.v1, memlock: s.memlock, ipcLock: s.ipcLock, ...(s.helper ? { helper: s.helper } : {}), ...(s.dmaLimit ? { dmaLimit: s.dmaLimit } : {}) },
+      ops: ex ? [...o, { exit: {}, process: 'helper' }] : o,
+    }));
   });
+
+/** Steps of the helper process: its own mappings through the shared container fd, unmaps of anyone's, mlock. */
+const helperOpArb: fc.Arbitrary<Op> = fc.oneof(
+  fc.record({ off: fc.integer({ min: 0, max: 15 }), n: fc.integer({ min: 1, max: 16 }), iova: smallIova }).map((r) => ({
+    VFIO_IOMMU_MAP_DMA: { fd: 'hc', flags: 3, vaddr: r.off ? `hbuf+${hexs(BigInt(r.off) * P)}` : 'hbuf', iova: hexs(r.iova), size: hexs(BigInt(Math.min(r.n, 16 - r.off)) * P) },
+    process: 'helper',
+  })),
+  fc.record({ iova: smallIova, size: sizeArb, all: fc.integer({ min: 0, max: 3 }) }).map((r) => ({
+    VFIO_IOMMU_UNMAP_DMA: r.all === 0 ? { fd: 'hc', flags: 2 } : { fd: 'hc', flags: 0, iova: hexs(r.iova), size: hexs(r.size) },
+    process: 'helper',
+  })),
+  fc.record({ off: fc.integer({ min: 0, max: 15 }), n: fc.integer({ min: 1, max: 4 }) }).map((r) => ({ mlock: { addr: r.off ? `hbuf+${hexs(BigInt(r.off) * P)}` : 'hbuf', size: hexs(BigInt(Math.min(r.n, 16 - r.off)) * P) }, process: 'helper' })),
+  fc.constantFrom('0', '16K', 'unlimited').map((m) => ({ setrlimit: { memlock: m }, process: 'helper' })),
+);
 
 /** The scenario YAML of a case (expectations optional: `expects[k]` for op k). */
 export function caseYaml(c: FuzzCase, name: string, description = '', expects: Record<number, Record<string, unknown>> = {}): string {
   const s = c.setup;
-  const host: Record<string, unknown> = { processes: [{ name: 'qemu', memlock: s.memlock, ...(s.ipcLock ? { caps: ['CAP_IPC_LOCK'] } : {}) }] };
+  const host: Record<string, unknown> = { processes: [{ name: 'qemu', memlock: s.memlock, ...(s.ipcLock ? { caps: ['CAP_IPC_LOCK'] } : {}) }, ...(s.helper ? [{ name: 'helper', memlock: s.helper }] : [])] };
   if (s.pci) host.devices = [{ name: 'gpu0', group: 12 }];
   host.iommu = { cache_coherent: false }; // the guest's VT-d has no snoop control
   if (s.mdev) host.mdev = [{ name: 'vgpu-host', driver: 'vgpu', types: [{ name: 'small' }] }];
@@ -120,8 +142,9 @@ export function caseYaml(c: FuzzCase, name: string, description = '', expects: R
   steps.push({ VFIO_SET_IOMMU: { fd: 'c', type: s.v1 ? 'VFIO_TYPE1_IOMMU' : 'VFIO_TYPE1v2_IOMMU' } });
   if (s.mdev) steps.push({ VFIO_GROUP_GET_DEVICE_FD: { fd: 'gm', name: 'vgpu0', as: 'vd' } });
   steps.push({ mmap: { as: 'buf', size: '64K' } });
+  if (s.helper) steps.push({ share_fd: { fd: 'c', to: 'helper', as: 'hc' } }, { mmap: { as: 'hbuf', size: '64K' }, process: 'helper' });
   c.ops.forEach((op, k) => steps.push(expects[k] ? { ...op, expect: expects[k] } : op));
-  const doc = { name, ...(description ? { description } : {}), host, steps };
+  const doc = { name, ...(description ? { description } : {}), ...(s.dmaLimit ? { kernel: { params: { dma_entry_limit: s.dmaLimit } } } : {}), host, steps };
   return stringify(doc, { lineWidth: 0 });
 }
 
@@ -132,7 +155,7 @@ export function caseScenario(c: FuzzCase, file: string): Scenario {
 
 /** Number of setup steps before the generated ops. */
 export function setupLen(c: FuzzCase): number {
-  return (c.setup.mdev ? 1 : 0) + 1 + (c.setup.pci ? 2 : 0) + (c.setup.mdev ? 2 : 0) + 1 + (c.setup.mdev ? 1 : 0) + 1;
+  return (c.setup.mdev ? 1 : 0) + 1 + (c.setup.pci ? 2 : 0) + (c.setup.mdev ? 2 : 0) + 1 + (c.setup.mdev ? 1 : 0) + 1 + (c.setup.helper ? 2 : 0);
 }
 
 function signature(d: Disagreement): string {
