@@ -170,8 +170,8 @@ program
 program
   .command('tour')
   .description('run the curated demo scenarios (what npm start does)')
-  .action(() => {
-    process.exitCode = tourCommand();
+  .action(async () => {
+    process.exitCode = await tourCommand();
   });
 
 // `vfiolab ... | head` closes the pipe early: that is not an error
