@@ -30,6 +30,8 @@ export interface KernelRunOptions {
   log?: (msg: string) => void;
   /** extra boot options */
   boot?: BootOptions;
+  /** scenarios to run in a boot of their own with a short step timeout (e.g. the model predicts a kernel BUG) */
+  isolate?: (index: number) => boolean;
 }
 
 interface Job {
@@ -38,13 +40,13 @@ interface Job {
 }
 
 /** Plan the boots: scenarios sharing boot parameters share boots; `ownBoot` ones get one each. */
-export function planBoots(ts: Translation[], batch = 80): Job[] {
+export function planBoots(ts: Translation[], batch = 80, isolate?: (index: number) => boolean): Job[] {
   const jobs: Job[] = [];
   const groups = new Map<string, number[]>();
   ts.forEach((t, k) => {
     if (t.unsupported.length) return;
-    if (t.ownBoot) {
-      jobs.push({ idx: [k], opts: { mdevs: Math.max(2, t.mdevs), type1Params: t.type1Params, stepTimeoutMs: t.fatalLikely ? 4000 : 20_000 } });
+    if (t.ownBoot || isolate?.(k)) {
+      jobs.push({ idx: [k], opts: { mdevs: Math.max(2, t.mdevs), type1Params: t.type1Params, stepTimeoutMs: t.fatalLikely || isolate?.(k) ? 4000 : 20_000 } });
       return;
     }
     const key = JSON.stringify(t.type1Params);
@@ -85,7 +87,7 @@ export async function runScenariosOnKernel(kernel: KernelId, scenarios: Scenario
     translation: ts[k]!,
     ...(ts[k]!.unsupported.length ? { unsupported: ts[k]!.unsupported.join('; ') } : {}),
   }));
-  const jobs = planBoots(ts, o.batch);
+  const jobs = planBoots(ts, o.batch, o.isolate);
   await pool(jobs, o.parallel ?? 2, async (job) => {
     const scripts = job.idx.map((k) => encodeScript(ts[k]!.steps, `${ts[k]!.file}: ${ts[k]!.name.replace(/[\r\n]+/g, ' ')}`));
     let results: StepResult[][] = [];
