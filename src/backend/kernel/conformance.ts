@@ -46,7 +46,8 @@ export function planBoots(ts: Translation[], batch = 80, isolate?: (index: numbe
   ts.forEach((t, k) => {
     if (t.unsupported.length) return;
     if (t.ownBoot || isolate?.(k)) {
-      jobs.push({ idx: [k], opts: { mdevs: Math.max(2, t.mdevs), type1Params: t.type1Params, stepTimeoutMs: t.fatalLikely || isolate?.(k) ? 4000 : 20_000 } });
+      const bug = t.fatalLikely || isolate?.(k) === true;
+      jobs.push({ idx: [k], opts: { mdevs: Math.max(2, t.mdevs), type1Params: t.type1Params, stepTimeoutMs: bug ? 4000 : 20_000, ...(bug ? { bootTimeoutMs: 60_000 } : {}) } });
       return;
     }
     const key = JSON.stringify(t.type1Params);
@@ -94,9 +95,22 @@ export async function runScenariosOnKernel(kernel: KernelId, scenarios: Scenario
     let err: string | undefined;
     const t0 = Date.now();
     try {
-      const r = await boot(kernel, scripts, { ...job.opts, ...o.boot });
+      // a boot planned for a BUG keeps its short QEMU limit: after a BUG a helper process can be
+      // stuck on the dead task's locks, and the runner waits for it forever
+      const r = await boot(kernel, scripts, { ...job.opts, ...o.boot, ...(job.opts.bootTimeoutMs ? { bootTimeoutMs: job.opts.bootTimeoutMs } : {}) });
       results = r.results;
-      if (!r.output.ended) err = `the runner did not finish (${r.timedOut ? 'QEMU timed out' : `QEMU exit ${String(r.qemuExit)}`})`;
+      if (!r.output.ended) {
+        err = `the runner did not finish (${r.timedOut ? 'QEMU timed out' : `QEMU exit ${String(r.qemuExit)}`})`;
+        // the step the runner never came back from is a hang; its kernel log is on the console
+        const last = results.findLastIndex((x) => x.length > 0);
+        const rs = results[last];
+        const t = rs ? ts[job.idx[last]!] : undefined;
+        if (rs && t && rs[rs.length - 1]!.i + 1 < t.steps.length) {
+          const i = rs[rs.length - 1]!.i + 1;
+          const klog = r.console.split('\n').filter((l) => /kernel BUG at|BUG:|Oops/.test(l)).map((l) => l.replace(/^\[[ \d.]+\]\s*/, ''));
+          rs.push({ i, line: 0, op: t.steps[i]!.op, ret: -1, errno: 0, errname: '', fields: {}, vmlckKb: -1, ms: 0, klog, hung: true });
+        }
+      }
     } catch (e) {
       err = (e as Error).message.split('\n')[0];
     }
@@ -108,7 +122,7 @@ export async function runScenariosOnKernel(kernel: KernelId, scenarios: Scenario
     job.idx.forEach((k, j) => {
       const res = out[k]!;
       const rs = results[j];
-      if (!rs || (err && rs.length === 0)) {
+      if (!rs || rs.length === 0) {
         res.bootError = err ?? 'no results';
         res.ok = false;
         return;
