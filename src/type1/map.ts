@@ -39,10 +39,10 @@ export function vfio_iommu_iova_dma_valid(iommu: VfioIommu, start: bigint, end: 
 }
 
 /** vfio_iommu_map(): map one batch at `iova` into every domain, unwinding on failure. */
-export function vfio_iommu_map(iommu: VfioIommu, iova: number, b: Runs, prot: number): number {
+export function vfio_iommu_map(k: Kernel, iommu: VfioIommu, iova: number, b: Runs, prot: number): number {
   const r: Runs = { start: iova, pfn: b.pfn, len: b.len, count: b.count, stride: b.stride };
   for (let i = 0; i < iommu.domain_list.length; i++) {
-    const ret = iommu.domain_list[i]!.domain.iommu_map(r, prot);
+    const ret = k.failNth('iommu_map') ? -ENOMEM : iommu.domain_list[i]!.domain.iommu_map(r, prot);
     if (ret) {
       for (let j = i - 1; j >= 0; j--) iommu.domain_list[j]!.domain.iommu_unmap(iova, runsPages(b));
       return ret;
@@ -63,7 +63,7 @@ export function* vfio_pin_map_dma(k: Kernel, iommu: VfioIommu, dma: VfioDma, npa
       ret = b;
       break;
     }
-    ret = vfio_iommu_map(iommu, dma.iova + dma.size, b, dma.prot);
+    ret = vfio_iommu_map(k, iommu, dma.iova + dma.size, b, dma.prot);
     if (ret) {
       yield* vfio_unpin_pages_remote(k, dma, dma.iova + dma.size, b, true);
       break;
