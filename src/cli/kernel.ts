@@ -115,13 +115,16 @@ export function loadKnown(file: string | undefined): KnownDivergence[] {
 
 export async function compareOnKernel(kernel: KernelId, scenarios: Scenario[], batch?: number): Promise<KernelComparison> {
   const stats: BootStats = { boots: 0, wallMs: 0 };
-  const ks = await runScenariosOnKernel(kernel, scenarios, { log, ...(batch ? { batch } : {}) }, stats);
+  const models = scenarios.map((sc) => runModelFor(kernel, sc));
+  // where the model expects a kernel BUG, the scenario gets a boot of its own (a BUG wedges the boot)
+  const isolate = (k: number): boolean => models[k]!.steps.some((s) => s.fatal);
+  const ks = await runScenariosOnKernel(kernel, scenarios, { log, isolate, ...(batch ? { batch } : {}) }, stats);
   const c: KernelComparison = { kernel, scenarios: scenarios.length, unsupported: [], bootErrors: [], steps: 0, agree: 0, diverge: 0, skipped: 0, expectationFailures: [], disagreements: [], boots: stats.boots, wallMs: stats.wallMs };
   scenarios.forEach((sc, j) => {
     const k = ks[j]!;
     if (k.unsupported) return void c.unsupported.push({ file: sc.file, reason: k.unsupported });
     if (k.bootError) return void c.bootErrors.push({ file: sc.file, error: k.bootError });
-    const m = runModelFor(kernel, sc);
+    const m = models[j]!;
     const ds = compareScenario(m, k);
     c.disagreements.push(...ds);
     const bad = new Set(ds.map((d) => d.i));
