@@ -72,7 +72,7 @@ export function simulateVm(vm: VmDescription, limit: bigint, profile = DEFAULT_P
   let failed: SimStep | undefined;
 
   const record = (what: string, ret: number): boolean => {
-    peak = Math.max(peak, mm.locked_vm);
+    peak = Math.max(peak, mm.peakLockedVm);
     const s: SimStep = { what, ok: ret >= 0, locked_vm: mm.locked_vm };
     if (ret < 0) s.errno = errnoName(ret);
     steps.push(s);

@@ -54,7 +54,16 @@ export interface GupBatch extends Runs {
 
 export class Mm {
   vmas: Vma[] = [];
-  locked_vm = 0;
+  private lockedPages = 0;
+  /** The highest locked_vm ever reached, including charges a failing call rolled back. */
+  peakLockedVm = 0;
+  get locked_vm(): number {
+    return this.lockedPages;
+  }
+  set locked_vm(v: number) {
+    this.lockedPages = v;
+    if (v > this.peakLockedVm) this.peakLockedVm = v;
+  }
   pinned_vm = 0;
   /** mm_users > 0: the address space is alive (get_task_mm() succeeds). */
   alive = true;
