@@ -293,35 +293,28 @@ export class Sys {
     return start;
   }
 
-  *sys_munmap(proc: string, start: number, npages: number): KGen<number> {
+  /** Run `op` on `proc`'s mm with mmap_lock held for write, with a scheduling point inside. */
+  private *underMmapWrite(proc: string, label: string, op: (mm: Mm) => number): KGen<number> {
     const mm = this.proc(proc).p.mm;
     if (!mm) return -EINVAL;
     yield* mm.mmap_lock.down_write();
-    yield point('do_munmap');
-    const r = mm.munmap(start, npages);
+    yield point(label);
+    const r = op(mm);
     yield* mm.mmap_lock.up_write();
     return r;
+  }
+
+  *sys_munmap(proc: string, start: number, npages: number): KGen<number> {
+    return yield* this.underMmapWrite(proc, 'do_munmap', (mm) => mm.munmap(start, npages));
   }
 
   *sys_mlock(proc: string, start: number, npages: number): KGen<number> {
     const p = this.proc(proc).p;
-    const mm = p.mm;
-    if (!mm) return -EINVAL;
-    yield* mm.mmap_lock.down_write();
-    yield point('do_mlock');
-    const r = mm.mlock(start, npages, p.memlockPages(), p.capable('CAP_IPC_LOCK'));
-    yield* mm.mmap_lock.up_write();
-    return r;
+    return yield* this.underMmapWrite(proc, 'do_mlock', (mm) => mm.mlock(start, npages, p.memlockPages(), p.capable('CAP_IPC_LOCK')));
   }
 
   *sys_munlock(proc: string, start: number, npages: number): KGen<number> {
-    const mm = this.proc(proc).p.mm;
-    if (!mm) return -EINVAL;
-    yield* mm.mmap_lock.down_write();
-    yield point('apply_vma_lock_flags');
-    const r = mm.munlock(start, npages);
-    yield* mm.mmap_lock.up_write();
-    return r;
+    return yield* this.underMmapWrite(proc, 'apply_vma_lock_flags', (mm) => mm.munlock(start, npages));
   }
 
   /** setrlimit(RLIMIT_MEMLOCK): raising above the hard limit needs CAP_SYS_RESOURCE (not modelled). */
