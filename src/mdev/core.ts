@@ -206,9 +206,6 @@ export class MdevCore {
       if (vdev.open_count > 0) {
         throw new KernelHang('vfio_unregister_group_dev', `device ${mdev.uuid} is still open: removal waits until every fd on it is closed`);
       }
-      if (vdev.group.fileRefs > 0 || vdev.group.container) {
-        // the group fd is still open: the group goes away when it is closed
-      }
       this.host.removeGroup(vdev.group);
       this.host.removeDevice(mdev.label);
     }
