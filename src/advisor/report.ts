@@ -54,7 +54,7 @@ export function formatReport(r: MemlockReport): string {
   const lines: string[] = [];
   lines.push(
     `VM: ${vm.guestRamBytes >> 20n} MiB RAM (${vm.backing}), ${vm.passthroughDevices} passthrough, ${vm.mdev.count} mdev` +
-      `${vm.mdev.pinning ? ` (working set ${vm.mdev.pinning.workingSetPages} pages)` : ''}, vIOMMU ${vm.viommu ? 'on' : 'off'}` +
+      `${vm.mdev.count && vm.mdev.pinning ? ` (working set ${Math.min(vm.mdev.pinning.workingSetPages, Number(vm.guestRamBytes >> 12n))} pages)` : ''}, vIOMMU ${vm.viommu ? 'on' : 'off'}` +
       `${vm.lockedMemoryBacking ? ', <locked/>' : ''}${vm.hotplugPlan?.length ? `, hot-plug: ${vm.hotplugPlan.map((s) => `${s.op} ${s.kind}`).join(', ')}` : ''}`,
   );
   lines.push('');
