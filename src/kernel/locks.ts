@@ -9,7 +9,7 @@
  * when resumed; the runner only resumes it when `canAcquire` is true. Misuse (unlocking a lock
  * that the thread does not hold, taking a mutex twice) is a model bug and throws `LockMisuse`.
  */
-import type { Acquirable, KGen, LockMode, ThreadRef } from './sched.js';
+import type { Acquirable, KGen, LockMode, ThreadRef, Yield } from './sched.js';
 import { point } from './sched.js';
 
 export class LockMisuse extends Error {
@@ -30,15 +30,14 @@ export class LockDomain {
   noteRelease(tid: number, name: string): void {
     const l = this.held.get(tid);
     if (l !== undefined && l[l.length - 1] === name) {
-      // the common case, releasing the lock taken last: no search, no splice
-      if (l.length === 1) this.held.delete(tid);
-      else l.pop();
+      // the common case, releasing the lock taken last: no search, no splice (the list stays,
+      // empty, for the thread's next lock: no allocation per lock operation)
+      l.pop();
       return;
     }
     const i = l ? l.lastIndexOf(name) : -1;
     if (!l || i < 0) throw new LockMisuse(`thread ${tid} releases ${name} which it does not hold`);
     l.splice(i, 1);
-    if (l.length === 0) this.held.delete(tid);
   }
   heldBy(tid: number): readonly string[] {
     return this.held.get(tid) ?? [];
@@ -48,10 +47,18 @@ export class LockDomain {
 /** `struct mutex`: one owner, not recursive. */
 export class Mutex implements Acquirable {
   owner: number | null = null;
+  /** The scheduling points this lock yields, built once (no allocation per lock operation). */
+  private readonly y: { readonly lock: Yield; readonly trylock: Yield; readonly unlock: Yield };
   constructor(
     readonly name: string,
     private readonly dom: LockDomain,
-  ) {}
+  ) {
+    this.y = {
+      lock: { k: 'acquire', lock: this, mode: 'w', label: `mutex_lock(${name})` },
+      trylock: point(`mutex_trylock(${name})`),
+      unlock: point(`mutex_unlock(${name})`),
+    };
+  }
 
   canAcquire(): boolean {
     return this.owner === null;
@@ -59,13 +66,13 @@ export class Mutex implements Acquirable {
 
   /** mutex_lock() */
   *lock(): KGen<void> {
-    yield { k: 'acquire', lock: this, mode: 'w', label: `mutex_lock(${this.name})` };
+    yield this.y.lock;
     this.take();
   }
 
   /** mutex_trylock(): 1 on success, 0 if held. */
   *trylock(): KGen<boolean> {
-    yield point(`mutex_trylock(${this.name})`);
+    yield this.y.trylock;
     if (this.owner !== null) return false;
     this.take();
     return true;
@@ -77,7 +84,7 @@ export class Mutex implements Acquirable {
     if (this.owner !== tid) throw new LockMisuse(`${this.dom.current.name} unlocks ${this.name} owned by ${String(this.owner)}`);
     this.owner = null;
     this.dom.noteRelease(tid, this.name);
-    yield point(`mutex_unlock(${this.name})`);
+    yield this.y.unlock;
   }
 
   isHeldByCurrent(): boolean {
@@ -96,10 +103,21 @@ export class Mutex implements Acquirable {
 export class RwSem implements Acquirable {
   writer: number | null = null;
   readonly readers = new Map<number, number>();
+  /** The scheduling points this semaphore yields, built once. */
+  private readonly y: Readonly<Record<'down_read' | 'down_write' | 'down_read_trylock' | 'down_write_trylock' | 'up_read' | 'up_write', Yield>>;
   constructor(
     readonly name: string,
     private readonly dom: LockDomain,
-  ) {}
+  ) {
+    this.y = {
+      down_read: { k: 'acquire', lock: this, mode: 'r', label: `down_read(${name})` },
+      down_write: { k: 'acquire', lock: this, mode: 'w', label: `down_write(${name})` },
+      down_read_trylock: point(`down_read_trylock(${name})`),
+      down_write_trylock: point(`down_write_trylock(${name})`),
+      up_read: point(`up_read(${name})`),
+      up_write: point(`up_write(${name})`),
+    };
+  }
 
   canAcquire(_tid: number, mode: LockMode): boolean {
     return mode === 'r' ? this.writer === null : this.writer === null && this.readers.size === 0;
@@ -107,24 +125,24 @@ export class RwSem implements Acquirable {
 
   /** down_read() */
   *down_read(): KGen<void> {
-    yield { k: 'acquire', lock: this, mode: 'r', label: `down_read(${this.name})` };
+    yield this.y.down_read;
     this.takeRead();
   }
   /** down_write() / down_write_killable() (kills are not modelled: never returns -EINTR) */
   *down_write(): KGen<void> {
-    yield { k: 'acquire', lock: this, mode: 'w', label: `down_write(${this.name})` };
+    yield this.y.down_write;
     this.takeWrite();
   }
   /** down_read_trylock(): true if taken. */
   *down_read_trylock(): KGen<boolean> {
-    yield point(`down_read_trylock(${this.name})`);
+    yield this.y.down_read_trylock;
     if (!this.canAcquire(this.dom.current.tid, 'r')) return false;
     this.takeRead();
     return true;
   }
   /** down_write_trylock(): true if taken. */
   *down_write_trylock(): KGen<boolean> {
-    yield point(`down_write_trylock(${this.name})`);
+    yield this.y.down_write_trylock;
     if (!this.canAcquire(this.dom.current.tid, 'w')) return false;
     this.takeWrite();
     return true;
@@ -136,14 +154,14 @@ export class RwSem implements Acquirable {
     if (n === 1) this.readers.delete(tid);
     else this.readers.set(tid, n - 1);
     this.dom.noteRelease(tid, this.name);
-    yield point(`up_read(${this.name})`);
+    yield this.y.up_read;
   }
   *up_write(): KGen<void> {
     const tid = this.dom.current.tid;
     if (this.writer !== tid) throw new LockMisuse(`${this.dom.current.name} up_write(${this.name}) without holding it`);
     this.writer = null;
     this.dom.noteRelease(tid, this.name);
-    yield point(`up_write(${this.name})`);
+    yield this.y.up_write;
   }
 
   private takeRead(): void {
