@@ -1200,6 +1200,22 @@ static int op_sleep(void)
 	return 0;
 }
 
+/* Write `val` to a sysfs/proc file; -1 with errno of the open or the write on failure. */
+static int write_file(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t w = write(fd, val, strlen(val));
+	int e = errno;
+	close(fd);
+	if (w < 0) {
+		errno = e;
+		return -1;
+	}
+	return 0;
+}
+
 /* module=M name=N [value=V]: write (if value given) and read back /sys/module/M/parameters/N */
 static int op_module_param(void)
 {
@@ -1208,18 +1224,8 @@ static int op_module_param(void)
 	if (!m || !n)
 		SCRIPT_ERR("need module= and name=");
 	snprintf(path, sizeof(path), "/sys/module/%s/parameters/%s", m, n);
-	if (v) {
-		int fd = open(path, O_WRONLY | O_CLOEXEC);
-		if (fd < 0)
-			return -1;
-		ssize_t w = write(fd, v, strlen(v));
-		int e = errno;
-		close(fd);
-		if (w < 0) {
-			errno = e;
-			return -1;
-		}
-	}
+	if (v && write_file(path, v) < 0)
+		return -1;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
@@ -1245,16 +1251,8 @@ static int op_sysfs(void)
 		for (char *q = val; *q; q++)
 			if (*q == '~')
 				*q = ' ';
-		int fd = open(p, O_WRONLY | O_CLOEXEC);
-		if (fd < 0)
+		if (write_file(p, val) < 0)
 			return -1;
-		ssize_t w = write(fd, val, strlen(val));
-		int e = errno;
-		close(fd);
-		if (w < 0) {
-			errno = e;
-			return -1;
-		}
 	}
 	int fd = open(p, O_RDONLY | O_CLOEXEC);
 	if (fd >= 0) {
