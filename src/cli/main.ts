@@ -71,12 +71,12 @@ program
 
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
 
-program
-  .command('explore')
+/** --profile and the repeatable --switch, shared by the commands that run the model on a kernel profile. */
+const kernelOptions = (c: Command): Command => c.option('--profile <name>', 'kernel profile').option('--switch <name=bool>', 'override a profile switch (repeatable)', collect);
+
+kernelOptions(program.command('explore'))
   .description('explore the interleavings of a scenario\'s threads and check the model invariants')
   .argument('<files...>', 'scenario files with a threads: section (or report files with --merge)')
-  .option('--profile <name>', 'kernel profile')
-  .option('--switch <name=bool>', 'override a profile switch (repeatable)', collect)
   .option('--strategy <name>', 'dfs, pct, random or portfolio')
   .option('--max-executions <n>', 'execution budget')
   .option('--max-ms <n>', 'time budget in ms')
@@ -93,13 +93,10 @@ program
     process.exitCode = await exploreCommand(files, o);
   });
 
-program
-  .command('replay')
+kernelOptions(program.command('replay'))
   .description('replay one execution of a scenario from its replay token (byte-identical trace)')
   .argument('<file>', 'scenario file')
   .argument('<token>', 'replay token printed by explore')
-  .option('--profile <name>', 'kernel profile')
-  .option('--switch <name=bool>', 'override a profile switch (repeatable)', collect)
   .option('--json', 'JSONL trace')
   .action((file: string, token: string, o: { profile?: string; switch?: string[]; json?: boolean }) => {
     process.exitCode = replayCommand(file, token, o);
@@ -156,12 +153,9 @@ program
     process.exitCode = await fuzzCommand(o);
   });
 
-program
-  .command('failnth')
+kernelOptions(program.command('failnth'))
   .description('fail every fallible kernel call of a scenario in turn and check the unwind is clean')
   .argument('<files...>', 'scenario files or folders')
-  .option('--profile <name>', 'kernel profile')
-  .option('--switch <name=bool>', 'override a profile switch (repeatable)', collect)
   .option('--json', 'JSON output')
   .action((files: string[], o: { profile?: string; switch?: string[]; json?: boolean }) => {
     process.exitCode = failNthCommand(files, o);
