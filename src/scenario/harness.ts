@@ -9,6 +9,7 @@ import type { LockDomain } from '../kernel/locks.js';
 import type { KGen, ThreadRef } from '../kernel/sched.js';
 import type { ProfileSwitches } from '../kernel/profile.js';
 import type { Harness, Invariant, ThreadSpec } from '../explore/harness.js';
+import { WorldSnapshot } from '../explore/snapshot.js';
 import { MODEL_INVARIANTS } from '../sys/invariants.js';
 import type { Sys } from '../sys/system.js';
 import { newContext, runStep } from './exec.js';
@@ -27,6 +28,11 @@ export interface ScenarioWorld {
 export interface HarnessOverride {
   profile?: string;
   switches?: Partial<ProfileSwitches>;
+  /**
+   * Run the setup steps once and reset the world in place before every later execution
+   * (src/explore/snapshot.ts); default true. False runs the setup steps for every execution.
+   */
+  snapshot?: boolean;
 }
 
 function opStep(st: Step, last: boolean): (w: ScenarioWorld) => KGen<unknown> {
@@ -52,9 +58,17 @@ export function scenarioHarness(sc0: Scenario, o: HarnessOverride = {}): Harness
     check: (w: ScenarioWorld) => i.check(w.sys),
   }));
   const nUser = sc.threads.length;
+  let world: ScenarioWorld | null = null;
+  let snap: WorldSnapshot | null = null;
+  let specsOf: ScenarioWorld | null = null;
+  let specs: ThreadSpec<ScenarioWorld>[] = [];
   return {
     name: `${sc.file} [${sc.profile}${Object.keys(sc.switches).length ? ' ' + Object.entries(sc.switches).map(([k, v]) => `${k}=${String(v)}`).join(',') : ''}]`,
     setup(): ScenarioWorld {
+      if (snap !== null && world !== null) {
+        snap.restore();
+        return world;
+      }
       const ctx = newContext(sc);
       for (const st of sc.steps) {
         const rec = runStep(ctx, st);
@@ -64,10 +78,17 @@ export function scenarioHarness(sc0: Scenario, o: HarnessOverride = {}): Harness
       for (const t of sc.threads) refs.set(t.name, ctx.sys.k.newThread(ctx.sys.proc(t.process).p.leader, t.name));
       if (sc.teardown.length) refs.set('teardown', ctx.sys.k.newThread(ctx.sys.proc(sc.teardown[0]!.process).p.leader, 'teardown'));
       refs.set('kworker', ctx.sys.k.newThread(ctx.sys.proc(sc.host.processes[0]!.name).p.leader, 'kworker/0:1'));
-      return { sys: ctx.sys, ctx, finished: 0, refs };
+      const w: ScenarioWorld = { sys: ctx.sys, ctx, finished: 0, refs };
+      if (o.snapshot !== false) {
+        world = w;
+        snap = WorldSnapshot.take(w);
+      }
+      return w;
     },
     lockDomain: (w): LockDomain => w.sys.k.locks,
     threads(w): ThreadSpec<ScenarioWorld>[] {
+      // the snapshot hands back the same world: its threads are the same too
+      if (w === specsOf) return specs;
       const out: ThreadSpec<ScenarioWorld>[] = sc.threads.map((t) => ({
         name: t.name,
         thread: w.refs.get(t.name),
@@ -91,6 +112,8 @@ export function scenarioHarness(sc0: Scenario, o: HarnessOverride = {}): Harness
       if (w.sys.k.profile.lockAcctDeferred) {
         out.push({ name: 'kworker', thread: w.refs.get('kworker'), daemon: true, steps: [() => w.sys.k.system_wq.worker()], stepNames: ['worker_thread(events)'] });
       }
+      specsOf = w;
+      specs = out;
       return out;
     },
     invariants,

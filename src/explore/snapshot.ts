@@ -1,0 +1,205 @@
+/**
+ * World snapshots: reset a model world to the state it had after setup, in place.
+ *
+ * The explorer is stateless: every execution starts from the world `Harness.setup()` returns.
+ * Building that world again (a scenario's setup steps: containers, groups, mdevs, mappings) costs
+ * far more than the few interleaved steps that follow. `WorldSnapshot.take(root)` records every
+ * object reachable from `root` once; `restore()` writes the recorded contents back into the
+ * **same objects**, so every reference into the world (closures in driver ops, host hooks, lock
+ * wait lists) stays valid without knowing about them. Objects created by an execution become
+ * unreachable again; objects it removed come back.
+ *
+ * What is recorded, per object kind:
+ *   - plain objects and class instances: own enumerable string-keyed properties (values by
+ *     reference); the object is then made non-extensible, so an execution that adds a property
+ *     to a world object fails loudly (TypeError) instead of leaving state restore cannot undo;
+ *   - arrays: the elements; Maps: the entries in order; Sets: the values in order;
+ *   - typed arrays: a copy of the bytes;
+ *   - frozen objects are walked but not recorded; functions are leaves (a closure's captured
+ *     variables are invisible: the model keeps none that change after setup).
+ * Anything else (generators, promises, WeakMaps, Dates, ...) cannot be restored and is refused at
+ * `take`, naming the path where it was found.
+ *
+ * Invariant: after `restore()`, everything reachable from `root` is as it was at `take`
+ * (`fingerprintOf(root)` equal), provided no property of a recorded object was deleted (which
+ * `restore` then reports, since it cannot re-add it to a non-extensible object) and nothing
+ * outside the graph (module state) feeds back into it.
+ */
+
+export class SnapshotError extends Error {
+  override name = 'SnapshotError';
+}
+
+export interface SnapshotOptions {
+  /** Subtrees to leave out entirely: shared and never written by an execution (e.g. the parsed scenario). */
+  readonly shared?: ReadonlySet<object>;
+}
+
+/** Writes recorded values back into one object whose own keys are a fixed list. */
+type Restorer = (o: object, v: readonly unknown[]) => void;
+
+const restorers = new Map<string, Restorer>();
+
+/** One compiled restorer per key list: monomorphic stores instead of a keyed-store loop. */
+function restorerFor(keys: readonly string[]): Restorer {
+  const sig = keys.join('\u0000');
+  let r = restorers.get(sig);
+  if (r === undefined) {
+    const body = keys.map((k, i) => `o[${JSON.stringify(k)}] = v[${i}];`).join('\n');
+    r = new Function('o', 'v', `'use strict';\n${body}`) as Restorer;
+    restorers.set(sig, r);
+  }
+  return r;
+}
+
+/** The typed-array methods a snapshot uses (every typed array kind has them). */
+interface TypedArray {
+  slice(): TypedArray;
+  set(src: TypedArray): void;
+}
+
+export class WorldSnapshot {
+  private readonly objs: object[] = [];
+  private readonly vals: unknown[][] = [];
+  private readonly fns: Restorer[] = [];
+  private readonly arrays: unknown[][] = [];
+  private readonly arrayVals: unknown[][] = [];
+  private readonly maps: Map<unknown, unknown>[] = [];
+  private readonly mapKeys: unknown[][] = [];
+  private readonly mapVals: unknown[][] = [];
+  private readonly sets: Set<unknown>[] = [];
+  private readonly setVals: unknown[][] = [];
+  private readonly typed: TypedArray[] = [];
+  private readonly typedVals: TypedArray[] = [];
+
+  private constructor() {}
+
+  /** Number of objects, arrays, Maps, Sets and typed arrays recorded. */
+  get size(): number {
+    return this.objs.length + this.arrays.length + this.maps.length + this.sets.length + this.typed.length;
+  }
+
+  static take(root: object, o: SnapshotOptions = {}): WorldSnapshot {
+    const s = new WorldSnapshot();
+    const shared = o.shared;
+    const seen = new Set<object>();
+    const stack: { v: unknown; path: string }[] = [{ v: root, path: 'world' }];
+    const push = (v: unknown, path: string): void => {
+      if (v !== null && typeof v === 'object' && !seen.has(v) && (shared === undefined || !shared.has(v))) stack.push({ v, path });
+    };
+    for (let top = stack.pop(); top !== undefined; top = stack.pop()) {
+      const { v, path } = top;
+      const x = v as object;
+      if (seen.has(x)) continue;
+      seen.add(x);
+      if (Array.isArray(x)) {
+        const a = x as unknown[];
+        s.arrays.push(a);
+        s.arrayVals.push(a.slice());
+        for (let i = 0; i < a.length; i++) push(a[i], `${path}[${i}]`);
+      } else if (x instanceof Map) {
+        const ks = [...x.keys()];
+        const vs = [...x.values()];
+        s.maps.push(x);
+        s.mapKeys.push(ks);
+        s.mapVals.push(vs);
+        for (let i = 0; i < ks.length; i++) {
+          push(ks[i], `${path}.<key ${i}>`);
+          push(vs[i], `${path}.get(${String(ks[i])})`);
+        }
+      } else if (x instanceof Set) {
+        const vs = [...x];
+        s.sets.push(x);
+        s.setVals.push(vs);
+        for (let i = 0; i < vs.length; i++) push(vs[i], `${path}.<member ${i}>`);
+      } else if (ArrayBuffer.isView(x) && !(x instanceof DataView)) {
+        const t = x as unknown as TypedArray;
+        s.typed.push(t);
+        s.typedVals.push(t.slice());
+      } else {
+        const proto = Object.getPrototypeOf(x) as object | null;
+        if (proto !== Object.prototype && proto !== null && !isRestorableClassInstance(x, proto)) {
+          throw new SnapshotError(`cannot snapshot ${path}: a ${proto.constructor?.name ?? 'exotic object'} cannot be restored in place`);
+        }
+        const keys = Object.keys(x);
+        const vs = keys.map((k) => (x as Record<string, unknown>)[k]);
+        if (!Object.isFrozen(x)) {
+          s.objs.push(x);
+          s.vals.push(vs);
+          s.fns.push(restorerFor(keys));
+          Object.preventExtensions(x);
+        }
+        for (let i = 0; i < keys.length; i++) push(vs[i], `${path}.${keys[i] as string}`);
+      }
+    }
+    return s;
+  }
+
+  /** Put every recorded object back as it was at `take`. */
+  restore(): void {
+    const { objs, vals, fns } = this;
+    try {
+      for (let i = 0; i < objs.length; i++) (fns[i] as Restorer)(objs[i] as object, vals[i] as unknown[]);
+    } catch (e) {
+      throw new SnapshotError(`restore failed (was a property of a world object deleted?): ${e instanceof Error ? e.message : String(e)}`);
+    }
+    const { arrays, arrayVals } = this;
+    for (let i = 0; i < arrays.length; i++) {
+      const a = arrays[i] as unknown[];
+      const v = arrayVals[i] as unknown[];
+      const n = v.length;
+      if (a.length !== n) a.length = n;
+      for (let j = 0; j < n; j++) a[j] = v[j];
+    }
+    const { maps, mapKeys, mapVals } = this;
+    for (let i = 0; i < maps.length; i++) restoreMap(maps[i] as Map<unknown, unknown>, mapKeys[i] as unknown[], mapVals[i] as unknown[]);
+    const { sets, setVals } = this;
+    for (let i = 0; i < sets.length; i++) restoreSet(sets[i] as Set<unknown>, setVals[i] as unknown[]);
+    const { typed, typedVals } = this;
+    for (let i = 0; i < typed.length; i++) (typed[i] as TypedArray).set(typedVals[i] as TypedArray);
+  }
+}
+
+/** A class instance whose state is its own properties (not a built-in with internal slots). */
+function isRestorableClassInstance(x: object, _proto: object): boolean {
+  return !(
+    x instanceof WeakMap ||
+    x instanceof WeakSet ||
+    x instanceof Date ||
+    x instanceof RegExp ||
+    x instanceof Promise ||
+    x instanceof ArrayBuffer ||
+    x instanceof DataView ||
+    Object.prototype.toString.call(x) === '[object Generator]'
+  );
+}
+
+/** Refill `m` only if it changed (same keys and values in the same order: leave it). */
+function restoreMap(m: Map<unknown, unknown>, ks: readonly unknown[], vs: readonly unknown[]): void {
+  const n = ks.length;
+  if (m.size === n) {
+    if (n === 0) return;
+    const it = m.entries();
+    let i = 0;
+    for (; i < n; i++) {
+      const e = it.next().value as [unknown, unknown];
+      if (e[0] !== ks[i] || e[1] !== vs[i]) break;
+    }
+    if (i === n) return;
+  }
+  m.clear();
+  for (let i = 0; i < n; i++) m.set(ks[i], vs[i]);
+}
+
+function restoreSet(s: Set<unknown>, vs: readonly unknown[]): void {
+  const n = vs.length;
+  if (s.size === n) {
+    if (n === 0) return;
+    const it = s.values();
+    let i = 0;
+    for (; i < n; i++) if (it.next().value !== vs[i]) break;
+    if (i === n) return;
+  }
+  s.clear();
+  for (let i = 0; i < n; i++) s.add(vs[i]);
+}
