@@ -18,7 +18,8 @@ export interface DomainCounters {
   map_calls: number;
   unmap_calls: number;
   /** IOMMU page size in bytes (as a decimal string key) -> pages of that size mapped so far. */
-  pgsizes: Record<string, number>;
+  /** bytes of the page size (as a string, e.g. '2097152') -> number of such pages mapped */
+  readonly pgsizes: Map<string, number>;
 }
 
 interface PtEntry extends Runs {
@@ -30,7 +31,7 @@ export class IommuDomain {
   /** Live entries are pt[h..]: removing the lowest entry just advances h (see `dropHead`). */
   private pt: PtEntry[] = [];
   private h = 0;
-  readonly counters: DomainCounters = { map_calls: 0, unmap_calls: 0, pgsizes: {} };
+  readonly counters: DomainCounters = { map_calls: 0, unmap_calls: 0, pgsizes: new Map() };
   /** Page sizes in 4K pages, ascending, from the bitmap. */
   private readonly sizes: number[];
   readonly aperturePages: number;
@@ -194,7 +195,7 @@ export class IommuDomain {
         if (d > 0) k = Math.min(k, d / s);
       }
       const key = String(s * 4096);
-      this.counters.pgsizes[key] = (this.counters.pgsizes[key] ?? 0) + k * r.count;
+      this.counters.pgsizes.set(key, (this.counters.pgsizes.get(key) ?? 0) + k * r.count);
       iova += k * s;
       pfn += k * s;
       n -= k * s;
