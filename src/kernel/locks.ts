@@ -53,11 +53,12 @@ export class Mutex implements Acquirable {
     readonly name: string,
     private readonly dom: LockDomain,
   ) {
-    this.y = {
-      lock: { k: 'acquire', lock: this, mode: 'w', label: `mutex_lock(${name})` },
-      trylock: point(`mutex_trylock(${name})`),
-      unlock: point(`mutex_unlock(${name})`),
-    };
+    // frozen: never written, so a world snapshot (src/explore/snapshot.ts) need not record them
+    this.y = Object.freeze({
+      lock: Object.freeze({ k: 'acquire', lock: this, mode: 'w', label: `mutex_lock(${name})` }),
+      trylock: Object.freeze(point(`mutex_trylock(${name})`)),
+      unlock: Object.freeze(point(`mutex_unlock(${name})`)),
+    });
   }
 
   canAcquire(): boolean {
@@ -109,14 +110,14 @@ export class RwSem implements Acquirable {
     readonly name: string,
     private readonly dom: LockDomain,
   ) {
-    this.y = {
-      down_read: { k: 'acquire', lock: this, mode: 'r', label: `down_read(${name})` },
-      down_write: { k: 'acquire', lock: this, mode: 'w', label: `down_write(${name})` },
-      down_read_trylock: point(`down_read_trylock(${name})`),
-      down_write_trylock: point(`down_write_trylock(${name})`),
-      up_read: point(`up_read(${name})`),
-      up_write: point(`up_write(${name})`),
-    };
+    this.y = Object.freeze({
+      down_read: Object.freeze({ k: 'acquire', lock: this, mode: 'r', label: `down_read(${name})` }),
+      down_write: Object.freeze({ k: 'acquire', lock: this, mode: 'w', label: `down_write(${name})` }),
+      down_read_trylock: Object.freeze(point(`down_read_trylock(${name})`)),
+      down_write_trylock: Object.freeze(point(`down_write_trylock(${name})`)),
+      up_read: Object.freeze(point(`up_read(${name})`)),
+      up_write: Object.freeze(point(`up_write(${name})`)),
+    });
   }
 
   canAcquire(_tid: number, mode: LockMode): boolean {
