@@ -20,12 +20,13 @@ export interface ModelInvariant {
 
 /** Every live vfio_iommu of the system. */
 export function iommus(sys: Sys): VfioIommu[] {
-  const out = new Set<VfioIommu>();
+  // checked after every explorer step: a few groups, so a linear de-duplication beats a Set
+  const out: VfioIommu[] = [];
   for (const g of sys.groups.values()) {
     const io = g.container?.iommu_data;
-    if (io && !io.released) out.add(io);
+    if (io && !io.released && !out.includes(io)) out.push(io);
   }
-  return [...out];
+  return out;
 }
 
 /** The first failure of a per-container check over every live container. */
