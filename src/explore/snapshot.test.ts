@@ -24,6 +24,7 @@ function world() {
     counts: new Int32Array([1, 2, 3]),
     cfg: Object.freeze({ limit: 10, inner: { hits: 0 } }),
     fn: () => a.n,
+    sparse: [1, undefined, undefined] as (number | undefined)[],
   };
 }
 
@@ -42,6 +43,7 @@ describe('WorldSnapshot', () => {
     a.tags.add('y');
     w.counts[1] = 7;
     w.cfg.inner.hits++; // under a frozen object, still recorded
+    w.sparse.length = 1;
     expect(fingerprintOf(w)).not.toBe(before);
     s.restore();
     expect(fingerprintOf(w)).toBe(before);
@@ -51,6 +53,7 @@ describe('WorldSnapshot', () => {
     expect(w.fn()).toBe(1);
     expect([...a.tags]).toEqual(['x']);
     expect(w.cfg.inner.hits).toBe(0);
+    expect(w.sparse).toEqual([1, undefined, undefined]);
   });
 
   it('restores again and again', () => {

@@ -45,7 +45,8 @@ function restorerFor(keys: readonly string[]): Restorer {
   const sig = keys.join('\u0000');
   let r = restorers.get(sig);
   if (r === undefined) {
-    const body = keys.map((k, i) => `o[${JSON.stringify(k)}] = v[${i}];`).join('\n');
+    // compare first: most fields are unchanged, and a read is cheaper than a store (write barrier)
+    const body = keys.map((k, i) => `if (o[${JSON.stringify(k)}] !== v[${i}]) o[${JSON.stringify(k)}] = v[${i}];`).join('\n');
     r = new Function('o', 'v', `'use strict';\n${body}`) as Restorer;
     restorers.set(sig, r);
   }
@@ -148,8 +149,11 @@ export class WorldSnapshot {
       const a = arrays[i] as unknown[];
       const v = arrayVals[i] as unknown[];
       const n = v.length;
-      if (a.length !== n) a.length = n;
-      for (let j = 0; j < n; j++) a[j] = v[j];
+      // pop() rather than `length = n`: the length setter is a slow runtime call
+      while (a.length > n) a.pop();
+      const m = a.length;
+      for (let j = 0; j < m; j++) if (a[j] !== v[j]) a[j] = v[j];
+      for (let j = m; j < n; j++) a.push(v[j]);
     }
     const { maps, mapKeys, mapVals } = this;
     for (let i = 0; i < maps.length; i++) restoreMap(maps[i] as Map<unknown, unknown>, mapKeys[i] as unknown[], mapVals[i] as unknown[]);

@@ -47,9 +47,10 @@ export const MODEL_INVARIANTS: readonly ModelInvariant[] = [
       for (const { p } of sys.procs.values()) {
         const mm = p.mm;
         if (!mm || p.capable('CAP_IPC_LOCK') || p.rlimitLowered) continue;
-        if (iommus(sys).some((io) => io.dma_list.some((d) => d.mm === mm && d.lock_cap))) continue;
         const lim = p.memlockPages();
-        if (mm.locked_vm > lim) return `${p.comm}: locked_vm ${mm.locked_vm} pages > RLIMIT_MEMLOCK ${lim} pages`;
+        if (mm.locked_vm <= lim) continue; // checked after every step: the cheap test first
+        if (iommus(sys).some((io) => io.dma_list.some((d) => d.mm === mm && d.lock_cap))) continue;
+        return `${p.comm}: locked_vm ${mm.locked_vm} pages > RLIMIT_MEMLOCK ${lim} pages`;
       }
       return null;
     },
