@@ -473,7 +473,7 @@ export const CORE_OPS: Record<string, OpDef> = {
           mappings: io.dma_list.map((d) => ({ iova: BigInt(d.iova) << 12n, size: BigInt(d.size) << 12n, iommu_mapped: d.iommu_mapped, vaddr_invalid: d.vaddr_invalid, pinned: d.pfn_list.size, locked_vm: d.locked_vm })),
           map_calls: d0?.counters.map_calls ?? 0,
           unmap_calls: d0?.counters.unmap_calls ?? 0,
-          iommu_pages: d0 ? { ...d0.counters.pgsizes } : {},
+          iommu_pages: d0 ? Object.fromEntries(d0.counters.pgsizes) : {},
         },
       };
     },
