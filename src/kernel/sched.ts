@@ -42,6 +42,16 @@ export type Yield =
 
 export type KGen<T> = Generator<Yield, T, undefined>;
 
+/**
+ * A kernel path that returns `v` at once. Dispatchers (ioctl switches, syscall entry) are plain
+ * functions that return the kernel path they pick, or `kret(errno)`: no generator frame of their
+ * own, so a scheduling point deep in the path travels one level less on every resume. Equivalent
+ * to a generator that only delegates, since nothing runs between the call and the first resume.
+ */
+export function* kret<T>(v: T): KGen<T> {
+  return v;
+}
+
 /** A scheduling point that is not a lock operation. */
 export function point(label: string, obj?: string): Yield {
   return obj === undefined ? { k: 'point', label } : { k: 'point', label, obj };

@@ -81,8 +81,9 @@ const asField: FieldSpec = { type: 'as', doc: 'name to give the new fd' };
 const argszField: FieldSpec = { type: 'u32', doc: 'argsz as passed in the struct (default: the struct size)' };
 const faultField: FieldSpec = { type: 'bool', doc: 'pass a bad user pointer (copy_from_user fails: EFAULT)' };
 
-function* ioctl(ctx: ExecCtx, fd: unknown, cmd: number, arg: Type1IoctlArg | import('../vfio/group.js').GroupIoctlArg): KGen<number> {
-  return yield* ctx.sys.sys_ioctl(ctx.proc, fdNum(ctx, fd), cmd, arg);
+/** ioctl(fd, cmd, arg) on the step's process: the syscall's kernel path itself (no frame of its own). */
+function ioctl(ctx: ExecCtx, fd: unknown, cmd: number, arg: Type1IoctlArg | import('../vfio/group.js').GroupIoctlArg): KGen<number> {
+  return ctx.sys.sys_ioctl(ctx.proc, fdNum(ctx, fd), cmd, arg);
 }
 
 const bitmapSpec: Record<string, FieldSpec> = {

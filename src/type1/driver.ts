@@ -7,6 +7,7 @@ import { EACCES, EFAULT, EINVAL, ENOTTY } from '../util/errno.js';
 import type { Kernel } from '../kernel/kernel.js';
 import { Mutex } from '../kernel/locks.js';
 import type { KGen } from '../kernel/sched.js';
+import { kret } from '../kernel/sched.js';
 import type { IommuGroup } from '../iommu/group.js';
 import {
   EXT,
@@ -64,54 +65,62 @@ export type Type1IoctlArg =
   | ({ kind: 'dirty'; fault?: boolean } & DirtyPagesArgs)
   | { kind: 'none' };
 
-/** vfio_iommu_type1_ioctl() */
-export function* vfio_iommu_type1_ioctl(k: Kernel, iommu: VfioIommu, cmd: number, arg: Type1IoctlArg): KGen<number> {
+/** vfio_iommu_type1_ioctl(): a dispatcher (see `kret` in src/kernel/sched.ts). */
+export function vfio_iommu_type1_ioctl(k: Kernel, iommu: VfioIommu, cmd: number, arg: Type1IoctlArg): KGen<number> {
   switch (cmd) {
     case IOCTL.VFIO_CHECK_EXTENSION:
-      return vfio_iommu_type1_check_extension(k, iommu, arg.kind === 'ext' ? arg.ext : 0);
+      return kret(vfio_iommu_type1_check_extension(k, iommu, arg.kind === 'ext' ? arg.ext : 0));
     case IOCTL.VFIO_IOMMU_GET_INFO:
-      if (arg.kind !== 'info') return -EFAULT;
-      return yield* vfio_iommu_type1_get_info(k, iommu, arg, arg.fault);
-    case IOCTL.VFIO_IOMMU_MAP_DMA: {
-      if (arg.kind !== 'map' || arg.fault) return -EFAULT;
-      let mask = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE;
-      if (k.profile.unmapAllAndVaddr) mask |= VFIO_DMA_MAP_FLAG_VADDR;
-      if (arg.argsz < SIZEOF.vfio_iommu_type1_dma_map || arg.flags & ~mask) return -EINVAL;
-      const m: DmaMapArgs = { flags: arg.flags, vaddr: arg.vaddr, iova: arg.iova, size: arg.size };
-      return yield* vfio_dma_do_map(k, iommu, m);
-    }
-    case IOCTL.VFIO_IOMMU_UNMAP_DMA: {
-      if (arg.kind !== 'unmap' || arg.fault) return -EFAULT;
-      let mask = 0;
-      if (k.profile.dirtyTracking) mask |= VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP;
-      if (k.profile.unmapAllAndVaddr) mask |= VFIO_DMA_UNMAP_FLAG_ALL | VFIO_DMA_UNMAP_FLAG_VADDR;
-      const minsz = SIZEOF.vfio_iommu_type1_dma_unmap;
-      if (arg.argsz < minsz || arg.flags & ~mask) return -EINVAL;
-      const getBitmap = (arg.flags & VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP) !== 0;
-      if (getBitmap && arg.flags & (VFIO_DMA_UNMAP_FLAG_ALL | VFIO_DMA_UNMAP_FLAG_VADDR)) return -EINVAL;
-      if (getBitmap) {
-        if (arg.argsz < minsz + SIZEOF.vfio_bitmap) return -EINVAL;
-        const bm = arg.bitmap;
-        if (!bm) return -EFAULT;
-        if (!bm.accessible) return -EINVAL;
-        const r = verify_bitmap_size(arg.size >> ffs64(bm.pgsize), bm.size);
-        if (r) return r;
-      }
-      const out = { size: 0n };
-      const ret = yield* vfio_dma_do_unmap(k, iommu, arg, out);
-      if (ret) return ret;
-      arg.out.size = out.size;
-      return 0;
-    }
+      if (arg.kind !== 'info') return kret(-EFAULT);
+      return vfio_iommu_type1_get_info(k, iommu, arg, arg.fault);
+    case IOCTL.VFIO_IOMMU_MAP_DMA:
+      return vfio_iommu_type1_map_dma(k, iommu, arg);
+    case IOCTL.VFIO_IOMMU_UNMAP_DMA:
+      return vfio_iommu_type1_unmap_dma(k, iommu, arg);
     case IOCTL.VFIO_IOMMU_DIRTY_PAGES:
-      if (!k.profile.dirtyTracking) return -ENOTTY;
+      if (!k.profile.dirtyTracking) return kret(-ENOTTY);
       // vfio_iommu_type1_dirty_pages() tests v2 before copy_from_user()
-      if (!iommu.v2) return -EACCES;
-      if (arg.kind !== 'dirty' || arg.fault) return -EFAULT;
-      return yield* vfio_iommu_type1_dirty_pages(k, iommu, arg);
+      if (!iommu.v2) return kret(-EACCES);
+      if (arg.kind !== 'dirty' || arg.fault) return kret(-EFAULT);
+      return vfio_iommu_type1_dirty_pages(k, iommu, arg);
     default:
-      return -ENOTTY;
+      return kret(-ENOTTY);
   }
+}
+
+/** vfio_iommu_type1_map_dma(): argument checks, then vfio_dma_do_map() (a dispatcher too). */
+function vfio_iommu_type1_map_dma(k: Kernel, iommu: VfioIommu, arg: Type1IoctlArg): KGen<number> {
+  if (arg.kind !== 'map' || arg.fault) return kret(-EFAULT);
+  let mask = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE;
+  if (k.profile.unmapAllAndVaddr) mask |= VFIO_DMA_MAP_FLAG_VADDR;
+  if (arg.argsz < SIZEOF.vfio_iommu_type1_dma_map || arg.flags & ~mask) return kret(-EINVAL);
+  const m: DmaMapArgs = { flags: arg.flags, vaddr: arg.vaddr, iova: arg.iova, size: arg.size };
+  return vfio_dma_do_map(k, iommu, m);
+}
+
+/** vfio_iommu_type1_unmap_dma(): argument checks, vfio_dma_do_unmap(), copy the size back. */
+function* vfio_iommu_type1_unmap_dma(k: Kernel, iommu: VfioIommu, arg: Type1IoctlArg): KGen<number> {
+  if (arg.kind !== 'unmap' || arg.fault) return -EFAULT;
+  let mask = 0;
+  if (k.profile.dirtyTracking) mask |= VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP;
+  if (k.profile.unmapAllAndVaddr) mask |= VFIO_DMA_UNMAP_FLAG_ALL | VFIO_DMA_UNMAP_FLAG_VADDR;
+  const minsz = SIZEOF.vfio_iommu_type1_dma_unmap;
+  if (arg.argsz < minsz || arg.flags & ~mask) return -EINVAL;
+  const getBitmap = (arg.flags & VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP) !== 0;
+  if (getBitmap && arg.flags & (VFIO_DMA_UNMAP_FLAG_ALL | VFIO_DMA_UNMAP_FLAG_VADDR)) return -EINVAL;
+  if (getBitmap) {
+    if (arg.argsz < minsz + SIZEOF.vfio_bitmap) return -EINVAL;
+    const bm = arg.bitmap;
+    if (!bm) return -EFAULT;
+    if (!bm.accessible) return -EINVAL;
+    const r = verify_bitmap_size(arg.size >> ffs64(bm.pgsize), bm.size);
+    if (r) return r;
+  }
+  const out = { size: 0n };
+  const ret = yield* vfio_dma_do_unmap(k, iommu, arg, out);
+  if (ret) return ret;
+  arg.out.size = out.size;
+  return 0;
 }
 
 /** The ops table vfio core calls. */

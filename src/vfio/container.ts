@@ -7,6 +7,7 @@
 import { EBUSY, EINVAL, ENODEV, EPERM } from '../util/errno.js';
 import type { Kernel } from '../kernel/kernel.js';
 import type { KGen } from '../kernel/sched.js';
+import { kret } from '../kernel/sched.js';
 import { IOCTL, VFIO_API_VERSION } from '../uapi/vfio.js';
 import { type1Driver } from '../type1/driver.js';
 import type { Type1IoctlArg } from '../type1/driver.js';
@@ -66,22 +67,26 @@ export function* vfio_ioctl_set_iommu(k: Kernel, c: VfioContainer, arg: number):
 }
 
 /** vfio_fops_unl_ioctl(): the container fd's ioctl entry. */
-export function* vfio_container_ioctl(k: Kernel, c: VfioContainer, cmd: number, arg: Type1IoctlArg): KGen<number> {
+export function vfio_container_ioctl(k: Kernel, c: VfioContainer, cmd: number, arg: Type1IoctlArg): KGen<number> {
   switch (cmd) {
     case IOCTL.VFIO_GET_API_VERSION:
-      return VFIO_API_VERSION;
+      return kret(VFIO_API_VERSION);
     case IOCTL.VFIO_CHECK_EXTENSION:
-      return yield* vfio_container_ioctl_check_extension(k, c, arg.kind === 'ext' ? arg.ext : 0);
+      return vfio_container_ioctl_check_extension(k, c, arg.kind === 'ext' ? arg.ext : 0);
     case IOCTL.VFIO_SET_IOMMU:
-      return yield* vfio_ioctl_set_iommu(k, c, arg.kind === 'ext' ? arg.ext : 0);
-    default: {
-      yield* c.group_lock.down_read();
-      let ret = -EINVAL;
-      if (c.iommu_driver && c.iommu_data) ret = yield* type1Driver.ioctl(k, c.iommu_data, cmd, arg);
-      yield* c.group_lock.up_read();
-      return ret;
-    }
+      return vfio_ioctl_set_iommu(k, c, arg.kind === 'ext' ? arg.ext : 0);
+    default:
+      return vfio_container_ioctl_driver(k, c, cmd, arg);
   }
+}
+
+/** The default case of vfio_fops_unl_ioctl(): the IOMMU driver's ioctl under group_lock (read). */
+function* vfio_container_ioctl_driver(k: Kernel, c: VfioContainer, cmd: number, arg: Type1IoctlArg): KGen<number> {
+  yield* c.group_lock.down_read();
+  let ret = -EINVAL;
+  if (c.iommu_driver && c.iommu_data) ret = yield* type1Driver.ioctl(k, c.iommu_data, cmd, arg);
+  yield* c.group_lock.up_read();
+  return ret;
 }
 
 /** vfio_container_attach_group(), called by VFIO_GROUP_SET_CONTAINER with group->group_lock held. */
