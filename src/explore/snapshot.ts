@@ -35,22 +35,27 @@ export interface SnapshotOptions {
   readonly shared?: ReadonlySet<object>;
 }
 
-/** Writes recorded values back into one object whose own keys are a fixed list. */
-type Restorer = (o: object, v: readonly unknown[]) => void;
+/**
+ * Writes recorded values back into a batch of objects: `(objs, vals)` with `vals[i]` the values
+ * of `objs[i]`'s keys. Generated once per snapshot, one straight-line block per object, so every
+ * property access site only ever sees one object (monomorphic), and compared before stored (most
+ * fields are unchanged, and a store into an old object pays a write barrier).
+ */
+type BatchRestorer = (objs: readonly object[], vals: readonly (readonly unknown[])[]) => void;
 
-const restorers = new Map<string, Restorer>();
+/** Objects per generated function: keeps each function small enough for the optimizing compiler. */
+const BATCH = 128;
 
-/** One compiled restorer per key list: monomorphic stores instead of a keyed-store loop. */
-function restorerFor(keys: readonly string[]): Restorer {
-  const sig = keys.join('\u0000');
-  let r = restorers.get(sig);
-  if (r === undefined) {
-    // compare first: most fields are unchanged, and a read is cheaper than a store (write barrier)
-    const body = keys.map((k, i) => `if (o[${JSON.stringify(k)}] !== v[${i}]) o[${JSON.stringify(k)}] = v[${i}];`).join('\n');
-    r = new Function('o', 'v', `'use strict';\n${body}`) as Restorer;
-    restorers.set(sig, r);
-  }
-  return r;
+function compileBatch(keyLists: readonly (readonly string[])[]): BatchRestorer {
+  const lines = ["'use strict';", 'let o, v;'];
+  keyLists.forEach((keys, i) => {
+    lines.push(`o = O[${i}]; v = V[${i}];`);
+    keys.forEach((k, j) => {
+      const p = `o[${JSON.stringify(k)}]`;
+      lines.push(`if (${p} !== v[${j}]) ${p} = v[${j}];`);
+    });
+  });
+  return new Function('O', 'V', lines.join('\n')) as BatchRestorer;
 }
 
 /** The typed-array methods a snapshot uses (every typed array kind has them). */
@@ -62,7 +67,7 @@ interface TypedArray {
 export class WorldSnapshot {
   private readonly objs: object[] = [];
   private readonly vals: unknown[][] = [];
-  private readonly fns: Restorer[] = [];
+  private readonly batches: { fn: BatchRestorer; objs: object[]; vals: unknown[][] }[] = [];
   private readonly arrays: unknown[][] = [];
   private readonly arrayVals: unknown[][] = [];
   private readonly maps: Map<unknown, unknown>[] = [];
@@ -85,6 +90,7 @@ export class WorldSnapshot {
     const shared = o.shared;
     const seen = new Set<object>();
     const stack: { v: unknown; path: string }[] = [{ v: root, path: 'world' }];
+    const keyLists: string[][] = [];
     const push = (v: unknown, path: string): void => {
       if (v !== null && typeof v === 'object' && !seen.has(v) && (shared === undefined || !shared.has(v))) stack.push({ v, path });
     };
@@ -127,20 +133,22 @@ export class WorldSnapshot {
         if (!Object.isFrozen(x)) {
           s.objs.push(x);
           s.vals.push(vs);
-          s.fns.push(restorerFor(keys));
+          keyLists.push(keys);
           Object.preventExtensions(x);
         }
         for (let i = 0; i < keys.length; i++) push(vs[i], `${path}.${keys[i] as string}`);
       }
+    }
+    for (let i = 0; i < s.objs.length; i += BATCH) {
+      s.batches.push({ fn: compileBatch(keyLists.slice(i, i + BATCH)), objs: s.objs.slice(i, i + BATCH), vals: s.vals.slice(i, i + BATCH) });
     }
     return s;
   }
 
   /** Put every recorded object back as it was at `take`. */
   restore(): void {
-    const { objs, vals, fns } = this;
     try {
-      for (let i = 0; i < objs.length; i++) (fns[i] as Restorer)(objs[i] as object, vals[i] as unknown[]);
+      for (const b of this.batches) b.fn(b.objs, b.vals);
     } catch (e) {
       throw new SnapshotError(`restore failed (was a property of a world object deleted?): ${e instanceof Error ? e.message : String(e)}`);
     }
@@ -178,18 +186,32 @@ function isRestorableClassInstance(x: object, _proto: object): boolean {
   );
 }
 
+// restoreMap/restoreSet compare through forEach with one module-level callback: no iterator or
+// entry objects allocated per restore.
+let cmpKeys: readonly unknown[] = [];
+let cmpVals: readonly unknown[] = [];
+let cmpAt = 0;
+let cmpSame = true;
+function cmpEntry(v: unknown, k: unknown): void {
+  if (k !== cmpKeys[cmpAt] || v !== cmpVals[cmpAt]) cmpSame = false;
+  cmpAt++;
+}
+function cmpMember(v: unknown): void {
+  if (v !== cmpVals[cmpAt]) cmpSame = false;
+  cmpAt++;
+}
+
 /** Refill `m` only if it changed (same keys and values in the same order: leave it). */
 function restoreMap(m: Map<unknown, unknown>, ks: readonly unknown[], vs: readonly unknown[]): void {
   const n = ks.length;
   if (m.size === n) {
     if (n === 0) return;
-    const it = m.entries();
-    let i = 0;
-    for (; i < n; i++) {
-      const e = it.next().value as [unknown, unknown];
-      if (e[0] !== ks[i] || e[1] !== vs[i]) break;
-    }
-    if (i === n) return;
+    cmpKeys = ks;
+    cmpVals = vs;
+    cmpAt = 0;
+    cmpSame = true;
+    m.forEach(cmpEntry);
+    if (cmpSame) return;
   }
   m.clear();
   for (let i = 0; i < n; i++) m.set(ks[i], vs[i]);
@@ -199,10 +221,11 @@ function restoreSet(s: Set<unknown>, vs: readonly unknown[]): void {
   const n = vs.length;
   if (s.size === n) {
     if (n === 0) return;
-    const it = s.values();
-    let i = 0;
-    for (; i < n; i++) if (it.next().value !== vs[i]) break;
-    if (i === n) return;
+    cmpVals = vs;
+    cmpAt = 0;
+    cmpSame = true;
+    s.forEach(cmpMember);
+    if (cmpSame) return;
   }
   s.clear();
   for (let i = 0; i < n; i++) s.add(vs[i]);
