@@ -20,6 +20,9 @@ export class Process {
   exited = false;
   /** setrlimit lowered RLIMIT_MEMLOCK below what was already locked at some point. */
   rlimitLowered = false;
+  /** `memlockPages()` of `memlockSeen`: read on every charge and invariant check, and a bigint shift allocates. */
+  private memlockSeen = -1n;
+  private memlockPagesSeen = 0;
 
   constructor(
     readonly pid: number,
@@ -40,7 +43,11 @@ export class Process {
 
   /** rlimit(RLIMIT_MEMLOCK) >> PAGE_SHIFT */
   memlockPages(): number {
-    return Number(this.memlock >> 12n);
+    if (this.memlock !== this.memlockSeen) {
+      this.memlockSeen = this.memlock;
+      this.memlockPagesSeen = Number(this.memlock >> 12n);
+    }
+    return this.memlockPagesSeen;
   }
 
   capable(c: Capability): boolean {

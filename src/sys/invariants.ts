@@ -29,11 +29,18 @@ export function iommus(sys: Sys): VfioIommu[] {
   return out;
 }
 
-/** The first failure of a per-container check over every live container. */
+/**
+ * The first failure of a per-container check over every live container. Checked after every
+ * explorer step, so it allocates nothing: a container with several groups is checked once per
+ * group (the checks are pure).
+ */
 function eachIommu(sys: Sys, f: (io: VfioIommu) => string | null): string | null {
-  for (const io of iommus(sys)) {
-    const m = f(io);
-    if (m) return m;
+  for (const g of sys.groups.values()) {
+    const io = g.container?.iommu_data;
+    if (io && !io.released) {
+      const m = f(io);
+      if (m) return m;
+    }
   }
   return null;
 }
