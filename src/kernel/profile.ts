@@ -78,6 +78,32 @@ export interface ProfileSwitches {
    * 6.1.192, EBADFD on 6.12.117.
    */
   readonly setContainerEbadfd: boolean;
+  /**
+   * 4.10-5.18: the vendor pin API takes an array of IOVA page numbers,
+   * `vfio_pin_pages(dev, user_pfn[], npage, prot, phys_pfn[])` and
+   * `vfio_unpin_pages(dev, user_pfn[], npage)` (which returns an int); vfio core takes a container
+   * user and `group_lock` around the call. Replaced in 6.0 by the contiguous (vdev, iova, npage)
+   * form (spec §4.1).
+   */
+  readonly pinApiUserPfn: boolean;
+  /**
+   * 4.10-5.7: type1's pin and unpin fail with -EINVAL while the container has no
+   * `external_domain` (no mdev group attached) (spec §4.2 T4, §4.3).
+   */
+  readonly pinNeedsExternalDomain: boolean;
+  /**
+   * 4.10-5.18: vendor drivers register a blocking notifier (`vfio_register_notifier`,
+   * VFIO_IOMMU_NOTIFY_DMA_UNMAP) that UNMAP_DMA calls with (iova, size); a pin without one is
+   * -EINVAL (T5), and `vfio_sanity_check_pfn_list()` WARNs when one is still registered as the last
+   * mdev group leaves. 5.19 replaced it by `vfio_device_ops.dma_unmap` (spec §4.4).
+   */
+  readonly dmaUnmapNotifier: boolean;
+  /**
+   * 4.10 (the series as staged and merged, a54eb55045ae): type1's unpin returns the number of pages
+   * it released (a vfio_pfn whose ref_count dropped to 0 on a non-reserved page), not the number of
+   * entries processed (4.11-5.18: entries processed, -EINVAL if none) (spec §4.3).
+   */
+  readonly unpinReturnsReleased: boolean;
 }
 
 export interface KernelProfile extends ProfileSwitches {
@@ -111,6 +137,10 @@ const MODERN: ProfileSwitches = {
   unpinAllIgnoresRefcount: false,
   infoCapsAligned: true,
   setContainerEbadfd: true,
+  pinApiUserPfn: false,
+  pinNeedsExternalDomain: false,
+  dmaUnmapNotifier: false,
+  unpinReturnsReleased: false,
 };
 
 /** Linux 4.10 as merged for mediated devices (a54eb55045ae and the 4.10-rc fixes). */
@@ -137,6 +167,10 @@ const V4_10: ProfileSwitches = {
   unpinAllIgnoresRefcount: false,
   infoCapsAligned: false,
   setContainerEbadfd: false,
+  pinApiUserPfn: true,
+  pinNeedsExternalDomain: true,
+  dmaUnmapNotifier: true,
+  unpinReturnsReleased: true,
 };
 
 const PROFILES_MUT: Record<string, KernelProfile> = {
