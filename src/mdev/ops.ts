@@ -91,7 +91,7 @@ const NOTIFY_EVENTS: Readonly<Record<string, number>> = { DMA_UNMAP: VFIO_IOMMU_
 function notifierFields(register: boolean): Record<string, FieldSpec> {
   const f: Record<string, FieldSpec> = {
     device: { type: 'fd', doc: 'device fd of the mdev whose driver makes the call (or give mdev)' },
-    mdev: { type: 'string', doc: 'the mdev (label or uuid) whose driver makes the call without an open device fd' },
+    mdev: { type: 'string', doc: 'the device (an mdev label, or a passthrough device label) whose driver makes the call without an open device fd' },
     type: { type: 'string', doc: 'VFIO_IOMMU_NOTIFY (default) or VFIO_GROUP_NOTIFY, or a number (an unknown type is EINVAL)' },
   };
   if (register) f.events = { type: { flags: NOTIFY_EVENTS }, doc: 'required events: DMA_UNMAP (default for the IOMMU type), SET_KVM (default for the group type), or a number (0 and unknown bits are EINVAL)' };
@@ -121,10 +121,10 @@ function notifierType(a: Decoded): string {
   return Object.entries(NOTIFY_TYPES).find(([, v]) => v === t)?.[0] ?? String(t);
 }
 
-/** The device whose driver calls: an open device fd, or an mdev by label; -ENODEV without one. */
+/** The device whose driver calls: an open device fd, or a device by label; -ENODEV without one. */
 function* withNotifierDevice(ctx: ExecCtx, a: Decoded, body: (d: VfioDevice, type: number) => KGen<OpResult>): KGen<OpResult> {
   const d = a.mdev !== undefined ? ctx.sys.vdevs.get(String(a.mdev)) : deviceOf(ctx, a.device);
-  if (!d || d.dev.bus !== 'mdev') {
+  if (!d) {
     yield point('no device');
     return { ret: -ENODEV };
   }

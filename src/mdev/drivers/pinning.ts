@@ -66,7 +66,12 @@ export class PinState {
   ) {}
 }
 
+/**
+ * The driver's record. A device whose driver is not one of the samples (vfio-pci) gets an empty
+ * one the first time a scenario makes it call the vendor API, as any kernel code may.
+ */
 export function pinState(vdev: VfioDevice): PinState {
+  if (!(vdev.driverData instanceof PinState)) vdev.driverData = new PinState({ kind: 'unpin' }, false);
   return vdev.driverData as PinState;
 }
 
