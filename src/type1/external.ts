@@ -209,9 +209,9 @@ export function* vfio_iommu_type1_unpin_pages(k: Kernel, iommu: VfioIommu, user_
 /**
  * [4.10-5.18] vfio_iommu_type1_unpin_pages(iommu, user_pfn, npage): stops at the first entry with
  * no dma (later entries untouched) and returns, in 4.10, the pages released (unpinReturnsReleased),
- * else the entries processed (-EINVAL if none).
+ * else the entries processed (-EINVAL if none). `walked` (model only) receives the entries processed.
  */
-export function* vfio_iommu_type1_unpin_pages_pfns(k: Kernel, iommu: VfioIommu, user_pfn: readonly number[], npage: number): KGen<number> {
+export function* vfio_iommu_type1_unpin_pages_pfns(k: Kernel, iommu: VfioIommu, user_pfn: readonly number[], npage: number, walked?: { n: number }): KGen<number> {
   if (!iommu.v2) return -EACCES;
   yield* iommu.lock.lock();
   if (k.profile.pinNeedsExternalDomain && iommu.emulated_iommu_groups.length === 0) {
@@ -228,6 +228,7 @@ export function* vfio_iommu_type1_unpin_pages_pfns(k: Kernel, iommu: VfioIommu, 
     unlocked += yield* vfio_unpin_page_external(k, dma, iova, do_accounting);
   }
   yield* iommu.lock.unlock();
+  if (walked) walked.n = i;
   if (k.profile.unpinReturnsReleased) return unlocked;
   return i > 0 ? i : -EINVAL;
 }

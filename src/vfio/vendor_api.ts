@@ -124,7 +124,7 @@ export function* vfio_pin_pages_user_pfn(k: Kernel, vdev: VfioDevice, user_pfn: 
 }
 
 /** [4.10-5.18] vfio_unpin_pages(dev, user_pfn, npage): an int (see vfio_iommu_type1_unpin_pages_pfns). */
-export function* vfio_unpin_pages_user_pfn(k: Kernel, vdev: VfioDevice, user_pfn: readonly number[], npage: number): KGen<number> {
+export function* vfio_unpin_pages_user_pfn(k: Kernel, vdev: VfioDevice, user_pfn: readonly number[], npage: number, walked?: { n: number }): KGen<number> {
   if (!npage) return -EINVAL;
   if (tooMany(npage)) return -E2BIG;
   return yield* withContainerUser(
@@ -132,7 +132,7 @@ export function* vfio_unpin_pages_user_pfn(k: Kernel, vdev: VfioDevice, user_pfn
     (e) => e,
     function* (c): KGen<number> {
       if (!hasExternalOps(k, c)) return -ENOTTY;
-      return yield* vfio_iommu_type1_unpin_pages_pfns(k, c.iommu_data!, user_pfn, npage);
+      return yield* vfio_iommu_type1_unpin_pages_pfns(k, c.iommu_data!, user_pfn, npage, walked);
     },
   );
 }

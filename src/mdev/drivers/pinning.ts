@@ -127,14 +127,15 @@ export function* driverPinPfns(k: Kernel, vdev: VfioDevice, user_pfn: readonly n
 }
 
 /**
- * [4.10-5.18] The driver unpins the IOVA pages `user_pfn` once and forgets those pins (unless the
- * call failed); returns vfio_unpin_pages' int.
+ * [4.10-5.18] The driver unpins the IOVA pages `user_pfn` once and forgets the pins type1 walked
+ * (it stops at the first IOVA in no mapping); returns vfio_unpin_pages' int. The sample keeps an
+ * exact record: the model tells it how far type1 got, which 4.10's return value alone does not.
  */
 export function* driverUnpinPfns(k: Kernel, vdev: VfioDevice, user_pfn: readonly number[], npage: number): KGen<number> {
-  const ret = yield* vfio_unpin_pages_user_pfn(k, vdev, user_pfn, npage);
-  if (ret < 0) return ret;
+  const walked = { n: 0 };
+  const ret = yield* vfio_unpin_pages_user_pfn(k, vdev, user_pfn, npage, walked);
   const st = pinState(vdev);
-  for (let i = 0; i < npage; i++) forget(st, BigInt(user_pfn[i]!) << 12n);
+  for (let i = 0; i < walked.n; i++) forget(st, BigInt(user_pfn[i]!) << 12n);
   return ret;
 }
 
