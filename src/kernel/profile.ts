@@ -205,7 +205,8 @@ PROFILES_MUT['4.10'] = {
   ...V4_10,
   name: '4.10',
   release: '4.10 (type1 as merged for mediated devices)',
-  description: 'The series as merged: external_domain, workqueue-deferred accounting, no DMA entry limit, replay without unwind.',
+  description:
+    'The series as merged: external_domain, the user_pfn pin API with a DMA-unmap notifier chain, workqueue-deferred accounting, no DMA entry limit, replay without unwind.',
 };
 PROFILES_MUT.v9 = {
   ...V4_10,
@@ -215,6 +216,10 @@ PROFILES_MUT.v9 = {
   unpinAllIgnoresRefcount: true,
   name: 'v9',
   release: '[PATCH v9 04/12] vfio iommu: Add support for mediated devices (Oct 2016)',
+  // The user_pfn pin API is the patch's own (the seed quotes pin_pages(iommu_data, user_pfn, npage,
+  // prot, phys_pfn)); the DMA-unmap notifier is not - the reviewer asks for "some means for us to
+  // callback to invalidate pinned pages" and it came later in the series. The profile keeps 4.10's
+  // notifier so that v9 differs from 4.10 only by the reviewer's findings.
   description: 'The patch as reviewed in the seed, with the reviewer\'s findings: two-step re-accounting, use of a freed domain, 0 from pin without pin_pages, unpin-all ignoring ref counts.',
 };
 
