@@ -10,7 +10,7 @@ import type { ScenarioResult } from '../scenario/exec.js';
 import { runScenario } from '../scenario/exec.js';
 import { formatResult } from '../scenario/format.js';
 import type { Scenario } from '../scenario/load.js';
-import { loadScenario } from '../scenario/load.js';
+import { checkProfileFit, loadScenario } from '../scenario/load.js';
 import { traceLines } from '../scenario/trace.js';
 import { PROFILES } from '../kernel/profile.js';
 
@@ -51,7 +51,12 @@ export function loadAll(files: string[], profile?: string): { scenarios: Scenari
   for (const f of files) {
     try {
       const sc = loadScenario(f);
-      scenarios.push(profile ? { ...sc, profile } : sc);
+      if (!profile) scenarios.push(sc);
+      else {
+        const over = { ...sc, profile };
+        checkProfileFit(over);
+        scenarios.push(over);
+      }
     } catch (e) {
       if (e instanceof ScenarioError) errors.push(e);
       else throw e;

@@ -78,6 +78,32 @@ export interface ProfileSwitches {
    * 6.1.192, EBADFD on 6.12.117.
    */
   readonly setContainerEbadfd: boolean;
+  /**
+   * 4.10-5.18: the vendor pin API takes an array of IOVA page numbers,
+   * `vfio_pin_pages(dev, user_pfn[], npage, prot, phys_pfn[])` and
+   * `vfio_unpin_pages(dev, user_pfn[], npage)` (which returns an int); vfio core takes a container
+   * user and `group_lock` around the call. Replaced in 6.0 by the contiguous (vdev, iova, npage)
+   * form (spec §4.1).
+   */
+  readonly pinApiUserPfn: boolean;
+  /**
+   * 4.10-5.7: type1's pin and unpin fail with -EINVAL while the container has no
+   * `external_domain` (no mdev group attached) (spec §4.2 T4, §4.3).
+   */
+  readonly pinNeedsExternalDomain: boolean;
+  /**
+   * 4.10-5.18: vendor drivers register a blocking notifier (`vfio_register_notifier`,
+   * VFIO_IOMMU_NOTIFY_DMA_UNMAP) that UNMAP_DMA calls with (iova, size); a pin without one is
+   * -EINVAL (T5), and `vfio_sanity_check_pfn_list()` WARNs when one is still registered as the last
+   * mdev group leaves. 5.19 replaced it by `vfio_device_ops.dma_unmap` (spec §4.4).
+   */
+  readonly dmaUnmapNotifier: boolean;
+  /**
+   * 4.10 (the series as staged and merged, a54eb55045ae): type1's unpin returns the number of pages
+   * it released (a vfio_pfn whose ref_count dropped to 0 on a non-reserved page), not the number of
+   * entries processed (4.11-5.18: entries processed, -EINVAL if none) (spec §4.3).
+   */
+  readonly unpinReturnsReleased: boolean;
 }
 
 export interface KernelProfile extends ProfileSwitches {
@@ -111,6 +137,10 @@ const MODERN: ProfileSwitches = {
   unpinAllIgnoresRefcount: false,
   infoCapsAligned: true,
   setContainerEbadfd: true,
+  pinApiUserPfn: false,
+  pinNeedsExternalDomain: false,
+  dmaUnmapNotifier: false,
+  unpinReturnsReleased: false,
 };
 
 /** Linux 4.10 as merged for mediated devices (a54eb55045ae and the 4.10-rc fixes). */
@@ -137,6 +167,10 @@ const V4_10: ProfileSwitches = {
   unpinAllIgnoresRefcount: false,
   infoCapsAligned: false,
   setContainerEbadfd: false,
+  pinApiUserPfn: true,
+  pinNeedsExternalDomain: true,
+  dmaUnmapNotifier: true,
+  unpinReturnsReleased: true,
 };
 
 const PROFILES_MUT: Record<string, KernelProfile> = {
@@ -171,7 +205,8 @@ PROFILES_MUT['4.10'] = {
   ...V4_10,
   name: '4.10',
   release: '4.10 (type1 as merged for mediated devices)',
-  description: 'The series as merged: external_domain, workqueue-deferred accounting, no DMA entry limit, replay without unwind.',
+  description:
+    'The series as merged: external_domain, the user_pfn pin API with a DMA-unmap notifier chain, workqueue-deferred accounting, no DMA entry limit, replay without unwind.',
 };
 PROFILES_MUT.v9 = {
   ...V4_10,
@@ -181,6 +216,10 @@ PROFILES_MUT.v9 = {
   unpinAllIgnoresRefcount: true,
   name: 'v9',
   release: '[PATCH v9 04/12] vfio iommu: Add support for mediated devices (Oct 2016)',
+  // The user_pfn pin API is the patch's own (the seed quotes pin_pages(iommu_data, user_pfn, npage,
+  // prot, phys_pfn)); the DMA-unmap notifier is not - the reviewer asks for "some means for us to
+  // callback to invalidate pinned pages" and it came later in the series. The profile keeps 4.10's
+  // notifier so that v9 differs from 4.10 only by the reviewer's findings.
   description: 'The patch as reviewed in the seed, with the reviewer\'s findings: two-step re-accounting, use of a freed domain, 0 from pin without pin_pages, unpin-all ignoring ref counts.',
 };
 

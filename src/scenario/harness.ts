@@ -14,6 +14,7 @@ import { MODEL_INVARIANTS } from '../sys/invariants.js';
 import type { Sys } from '../sys/system.js';
 import { newContext, runStep } from './exec.js';
 import type { Scenario, Step } from './load.js';
+import { checkProfileFit } from './load.js';
 import type { ExecCtx } from './ops.js';
 import { OPS } from './registry.js';
 
@@ -51,6 +52,7 @@ function opStep(st: Step, last: boolean): (w: ScenarioWorld) => KGen<unknown> {
 
 export function scenarioHarness(sc0: Scenario, o: HarnessOverride = {}): Harness<ScenarioWorld> {
   const sc: Scenario = { ...sc0, profile: o.profile ?? sc0.profile, switches: o.switches ?? sc0.switches };
+  if (o.profile !== undefined || o.switches !== undefined) checkProfileFit(sc);
   const wanted = sc.explore.invariants;
   const invariants: Invariant<ScenarioWorld>[] = MODEL_INVARIANTS.filter((i) => !wanted || wanted.includes(i.name)).map((i) => ({
     name: i.name,

@@ -7,7 +7,8 @@ import { readdirSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ScenarioError } from './errors.js';
-import { loadScenario, parseScenario } from './load.js';
+import { checkProfileFit, loadScenario, parseScenario } from './load.js';
+import { scenarioHarness } from './harness.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const dir = join(root, 'scenarios', 'invalid');
@@ -29,6 +30,10 @@ const CASES: Record<string, Case> = {
   'unknown-flag.yaml': { line: 9, col: 48, field: 'steps[2].VFIO_IOMMU_MAP_DMA.flags[1]', message: /^unknown flag "RW"; expected one of READ, WRITE, VADDR$/ },
   'unknown-buffer.yaml': { line: 9, col: 49, field: 'steps[2].VFIO_IOMMU_MAP_DMA.vaddr', message: /^unknown buffer "bfu"; create it with mmap/ },
   'bad-errno.yaml': { line: 9, col: 15, field: 'steps[1].expect.errno', message: /^expected an errno name like EINVAL/ },
+  'user-pfn-on-6.1.yaml': { line: 8, col: 34, field: 'steps[1].vfio_pin_pages.user_pfn', message: /^a user_pfn list is the 4\.10-5\.18 vfio_pin_pages API \(profile switch pinApiUserPfn\); profile 6\.1 takes a contiguous range/ },
+  'unaligned-iova-on-4.10.yaml': { line: 9, col: 36, field: 'steps[1].vfio_unpin_pages.iova', message: /^IOVA 0x1010 is not page aligned: the vfio_unpin_pages API of profile 4\.10 takes IOVA page numbers/ },
+  'notifier-on-6.1.yaml': { line: 8, col: 5, field: 'steps[1].vfio_register_notifier', message: /^vfio_register_notifier is the 4\.10-5\.18 API \(profile switch dmaUnmapNotifier\); on profile 6\.1/ },
+  'user-pfn-short-list.yaml': { line: 9, col: 56, field: 'steps[1].vfio_pin_pages.npage', message: /^npage 3 is more than the 2 entries of user_pfn/ },
 };
 
 function loadError(file: string): ScenarioError {
@@ -108,5 +113,27 @@ describe('parseScenario: more malformed inputs', () => {
   it('YAML syntax errors have a position too', () => {
     const e = err('name: x\nsteps: [\n');
     expect(e.message).toMatch(/^t\.yaml:\d+:\d+: YAML syntax: /);
+  });
+});
+
+describe('a step that does not fit the kernel a run overrides the profile with', () => {
+  const text = (profile: string): string =>
+    `name: x\nkernel: { profile: "${profile}" }\nhost:\n  processes: [{ name: qemu }]\n  mdev: [{ name: p, driver: vgpu, types: [{ name: s }] }]\nsteps:\n  - open_container: { as: c }\n  - vfio_pin_pages: { device: c, user_pfn: [0x1] }\n  - vfio_pin_pages: { device: c, iova: 0x10, npage: 1 }\n`;
+
+  it('loads on 4.10 only when every form fits: the unaligned iova is refused at its field', () => {
+    expect(() => parseScenario(text('4.10'), 't.yaml')).toThrow(/^t\.yaml:9:\d+: steps\[2\]\.vfio_pin_pages\.iova: IOVA 0x10 is not page aligned/);
+  });
+
+  it('vfiolab run --profile 6.1 on a 4.10 file names the user_pfn field', () => {
+    const sc = parseScenario(text('4.10').replace(', iova: 0x10,', ', iova: 0x1000,'), 't.yaml');
+    expect(() => checkProfileFit({ ...sc, profile: '6.1' })).toThrow(/^t\.yaml:8:\d+: steps\[1\]\.vfio_pin_pages\.user_pfn: a user_pfn list is the 4\.10-5\.18/);
+    expect(() => checkProfileFit({ ...sc, profile: '6.1', switches: { pinApiUserPfn: true } })).not.toThrow();
+    expect(() => scenarioHarness(sc, { profile: '6.12' })).toThrow(ScenarioError);
+    expect(() => scenarioHarness(sc, { profile: 'v9' })).not.toThrow();
+  });
+
+  it('a step must give iova with npage, or user_pfn, not both', () => {
+    expect(() => parseScenario(text('4.10').replace('user_pfn: [0x1] }', 'user_pfn: [0x1], iova: 0 }'), 't.yaml')).toThrow(/steps\[1\]\.vfio_pin_pages\.iova: give either iova \(with npage\) or user_pfn, not both/);
+    expect(() => parseScenario(text('6.1').replace('user_pfn: [0x1] }', 'npage: 1 }'), 't.yaml')).toThrow(/steps\[1\]\.vfio_pin_pages: missing iova \(with npage\) or user_pfn/);
   });
 });

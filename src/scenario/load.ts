@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { isMap, LineCounter, parseDocument } from 'yaml';
 import type { Document, Node } from 'yaml';
-import { DEFAULT_PROFILE, PROFILES, SWITCH_NAMES } from '../kernel/profile.js';
+import { DEFAULT_PROFILE, getProfile, PROFILES, SWITCH_NAMES, withSwitches } from '../kernel/profile.js';
 import type { ProfileSwitches } from '../kernel/profile.js';
 import type { Type1Params } from '../kernel/kernel.js';
 import type { Capability } from '../host/task.js';
@@ -36,6 +36,8 @@ export interface Expect {
 export interface Step {
   readonly index: number;
   readonly line: number;
+  /** Path of the step's operation in the document (for errors found after loading) */
+  readonly path?: Path;
   readonly op: string;
   readonly args: Decoded;
   readonly process: string;
@@ -399,7 +401,7 @@ export function decodeStep(c: DocCtx, raw: unknown, path: Path, index: number, d
   }
   const expect = r.expect === undefined ? undefined : decodeExpect(c, r.expect, [...path, 'expect']);
   const line = c.pos(path).line;
-  return { index, line, op, args, process, expect, note: typeof r.note === 'string' ? r.note : undefined };
+  return { index, line, path: [...path, op], op, args, process, expect, note: typeof r.note === 'string' ? r.note : undefined };
 }
 
 export function parseScenario(text: string, file: string): Scenario {
@@ -449,7 +451,7 @@ export function parseScenario(text: string, file: string): Scenario {
   }
   if (explore.buggy?.profile !== undefined && !PROFILES[explore.buggy.profile]) throw c.error(['explore', 'buggy', 'profile'], `unknown profile; known: ${Object.keys(PROFILES).join(', ')}`);
   const params = (kern.params as Partial<Type1Params> | undefined) ?? {};
-  return {
+  const sc: Scenario = {
     file,
     name: top.name,
     description: typeof top.description === 'string' ? top.description : '',
@@ -466,6 +468,26 @@ export function parseScenario(text: string, file: string): Scenario {
     doc,
     lines: lc,
   };
+  checkProfileFit(sc);
+  return sc;
+}
+
+/**
+ * Check every step against the kernel it will run on (the file's profile and switches, or the
+ * ones a run overrides them with): a form that kernel's API does not have is a ScenarioError at
+ * the offending field, e.g. a `user_pfn` list on 6.1.
+ */
+export function checkProfileFit(sc: Scenario): void {
+  const base = getProfile(sc.profile);
+  if (!base) return;
+  const p = withSwitches(base, sc.switches);
+  let c: DocCtx | null = null;
+  for (const st of [...sc.steps, ...sc.threads.flatMap((t) => t.steps), ...sc.teardown]) {
+    const e = OPS[st.op]?.check?.(st.args, p);
+    if (!e) continue;
+    c ??= new DocCtx(sc.file, sc.doc, sc.lines);
+    throw c.error([...(st.path ?? [st.op]), ...e.path], e.message);
+  }
 }
 
 export function loadScenario(file: string): Scenario {

@@ -15,6 +15,8 @@ import type { UserBitmap } from '../type1/unmap.js';
 import type { Sys } from '../sys/system.js';
 import type { VfioContainer } from '../vfio/objects.js';
 import type { Decoded, FieldSpec } from './fields.js';
+import type { FieldError } from './errors.js';
+import type { KernelProfile } from '../kernel/profile.js';
 import type { AddrExpr } from './values.js';
 
 export interface ExecCtx {
@@ -42,6 +44,12 @@ export interface OpDef {
   readonly kernel?: boolean;
   run(ctx: ExecCtx, a: Decoded): KGen<OpResult>;
   show(a: Decoded): string;
+  /**
+   * Does this step fit the kernel it will run on (a form only some kernels have)? Returns an
+   * error whose path is relative to the op's fields, or null. Checked at load time against the
+   * file's profile and again when a run overrides the profile.
+   */
+  check?(a: Decoded, p: KernelProfile): FieldError | null;
 }
 
 // ---- helpers --------------------------------------------------------------------------------

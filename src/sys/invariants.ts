@@ -8,6 +8,7 @@
 import type { Sys } from './system.js';
 import type { VfioIommu } from '../type1/vfio_iommu.js';
 import * as T1 from '../type1/invariants.js';
+import { NOTIFIER_LEFT_REGISTERED } from '../type1/attach.js';
 
 export type Level = 'step' | 'quiescent' | 'end';
 
@@ -163,6 +164,15 @@ export const MODEL_INVARIANTS: readonly ModelInvariant[] = [
     check(sys) {
       if (!sys.k.leakedPins) return null;
       return sys.k.klog.warnings.some((w) => w.name === 'vfio_remove_dma:pfn_list_not_empty') ? null : `${sys.k.leakedPins} vfio_pfn(s) freed with their dma, pages still pinned, nothing reported`;
+    },
+  },
+  {
+    name: 'notifier_unregistered_before_detach',
+    level: 'step',
+    doc: '[4.10-5.18] no vendor DMA-unmap notifier is still registered when the last mdev group leaves its container (WARN in vfio_sanity_check_pfn_list)',
+    check(sys) {
+      const w = sys.k.klog.warnings.find((x) => x.name === NOTIFIER_LEFT_REGISTERED);
+      return w ? `the last mdev group left its container with a DMA-unmap notifier still registered (${w.text})` : null;
     },
   },
 ];

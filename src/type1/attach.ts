@@ -2,7 +2,7 @@
  * Groups joining and leaving a type1 container (vfio_iommu_type1.c, 6.1):
  * vfio_iommu_type1_attach_group, vfio_iommu_replay, vfio_iommu_type1_detach_group,
  * vfio_iommu_unmap_unpin_all, vfio_iommu_unmap_unpin_reaccount, vfio_iommu_type1_release,
- * vfio_update_pgsize_bitmap. All run under `iommu->lock`.
+ * vfio_update_pgsize_bitmap, and [4.10-5.18] vfio_sanity_check_pfn_list. All run under `iommu->lock`.
  */
 import { EBUSY, EINVAL, EIO, ENOMEM, EPERM } from '../util/errno.js';
 import type { Kernel } from '../kernel/kernel.js';
@@ -238,6 +238,8 @@ export function* vfio_iommu_type1_detach_group(k: Kernel, iommu: VfioIommu, g: I
     if (ei >= 0) {
       update_dirty_scope = !iommu.emulated_iommu_groups[ei]!.pinned_page_dirty_scope;
       iommu.emulated_iommu_groups.splice(ei, 1);
+      // [4.10-5.18] the external domain goes: WARN on pins or a notifier left behind
+      if (iommu.emulated_iommu_groups.length === 0 && k.profile.dmaUnmapNotifier) vfio_sanity_check_pfn_list(k, iommu);
       if (iommu.emulated_iommu_groups.length === 0 && k.profile.unpinAllIgnoresRefcount) {
         // v9 vfio_local_unpin_all(): releases the page once per pin call, not once per vfio_pfn
         for (const dma of iommu.dma_list) {
@@ -288,8 +290,25 @@ export function* vfio_iommu_type1_detach_group(k: Kernel, iommu: VfioIommu, g: I
   yield* iommu.lock.unlock();
 }
 
+/**
+ * [4.10-5.18] vfio_sanity_check_pfn_list(): when the last mdev group leaves (or the container is
+ * released with one still attached), WARN once if any dma still has vendor pins and once if a
+ * DMA-unmap notifier is still registered ("mdev vendor driver must unregister notifier"). Repairs
+ * nothing.
+ */
+export function vfio_sanity_check_pfn_list(k: Kernel, iommu: VfioIommu): void {
+  for (const dma of iommu.dma_list) {
+    if (k.klog.WARN_ON(dma.pfn_list.size > 0, 'vfio_sanity_check_pfn_list:pfn_list_not_empty', 'vfio_sanity_check_pfn_list')) break;
+  }
+  k.klog.WARN_ON((iommu.notifier?.head ?? null) !== null, NOTIFIER_LEFT_REGISTERED, 'vfio_sanity_check_pfn_list');
+}
+
+/** The WARN name of a DMA-unmap notifier still registered when the last mdev group leaves. */
+export const NOTIFIER_LEFT_REGISTERED = 'vfio_sanity_check_pfn_list:notifier_registered';
+
 /** vfio_iommu_type1_release(): the container lost its last group. */
 export function* vfio_iommu_type1_release(k: Kernel, iommu: VfioIommu): KGen<void> {
+  if (iommu.emulated_iommu_groups.length && k.profile.dmaUnmapNotifier) vfio_sanity_check_pfn_list(k, iommu);
   iommu.emulated_iommu_groups.length = 0;
   yield* vfio_iommu_unmap_unpin_all(k, iommu);
   for (const d of iommu.domain_list) d.domain.freed = true;

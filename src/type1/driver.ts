@@ -30,7 +30,10 @@ import type { DmaMapArgs } from './map.js';
 import { vfio_dma_do_map } from './map.js';
 import type { DmaUnmapArgs } from './unmap.js';
 import { vfio_dma_do_unmap } from './unmap.js';
-import type { DmaUnmapDevice } from './vfio_iommu.js';
+import type { DmaUnmapDevice, DmaUnmapNotice } from './vfio_iommu.js';
+import type { NotifierBlock } from '../kernel/notifier.js';
+import { BlockingNotifierHead, blocking_notifier_chain_register, blocking_notifier_chain_unregister } from '../kernel/notifier.js';
+import { VFIO_IOMMU_NOTIFY_DMA_UNMAP } from '../uapi/vfio.js';
 import { VfioIommu } from './vfio_iommu.js';
 
 
@@ -53,7 +56,8 @@ export function vfio_iommu_type1_open(k: Kernel, arg: number): VfioIommu | numbe
   }
   const id = k.nextId('vfio_iommu');
   const limit = k.profile.dmaEntryLimit ? k.params.dma_entry_limit : Number.MAX_SAFE_INTEGER;
-  return new VfioIommu(v2, nesting, limit, new Mutex(`vfio_iommu[${id}].lock`, k.locks), new Mutex(`vfio_iommu[${id}].device_list_lock`, k.locks));
+  const notifier = k.profile.dmaUnmapNotifier ? new BlockingNotifierHead<DmaUnmapNotice>(`vfio_iommu[${id}].notifier`, k.locks) : null;
+  return new VfioIommu(v2, nesting, limit, new Mutex(`vfio_iommu[${id}].lock`, k.locks), new Mutex(`vfio_iommu[${id}].device_list_lock`, k.locks), notifier);
 }
 
 /** Decoded ioctl argument: what copy_from_user would read (and where results go). */
@@ -143,6 +147,22 @@ export const type1Driver = {
     iommu.device_list.push(dev);
     yield* iommu.device_list_lock.unlock();
     yield* iommu.lock.unlock();
+  },
+  /**
+   * [4.10-5.18] vfio_iommu_type1_register_notifier(iommu, events, nb): clear the known event
+   * (DMA_UNMAP), refuse any other bit with -EINVAL, then join the chain. `events` is updated in
+   * place, as the kernel clears the bits it knows in the caller's mask.
+   */
+  *register_notifier(iommu: VfioIommu, events: { v: number }, nb: NotifierBlock<DmaUnmapNotice>): KGen<number> {
+    events.v &= ~VFIO_IOMMU_NOTIFY_DMA_UNMAP;
+    if (events.v) return -EINVAL;
+    if (!iommu.notifier) return -ENOTTY;
+    return yield* blocking_notifier_chain_register(iommu.notifier, nb);
+  },
+  /** [4.10-5.18] vfio_iommu_type1_unregister_notifier(): -ENOENT when `nb` is not registered. */
+  *unregister_notifier(iommu: VfioIommu, nb: NotifierBlock<DmaUnmapNotice>): KGen<number> {
+    if (!iommu.notifier) return -ENOTTY;
+    return yield* blocking_notifier_chain_unregister(iommu.notifier, nb);
   },
   *unregister_device(iommu: VfioIommu, dev: DmaUnmapDevice): KGen<void> {
     yield* iommu.lock.lock();

@@ -1,5 +1,5 @@
 /**
- * The vendor-driver side of type1 (vfio_iommu_type1.c, 6.1): vfio_iommu_type1_pin_pages,
+ * The vendor-driver side of type1 (vfio_iommu_type1.c, 6.1, and the 4.10-5.18 `user_pfn` forms): vfio_iommu_type1_pin_pages,
  * vfio_iommu_type1_unpin_pages, vfio_iommu_type1_dma_rw, vfio_pin_page_external,
  * vfio_unpin_page_external. All under `iommu->lock`.
  *
@@ -92,7 +92,20 @@ function addIova(a: Iova, pages: number): Iova {
 }
 
 /** vfio_iommu_type1_pin_pages(iommu, iommu_group, user_iova, npage, prot, pages) */
-export function* vfio_iommu_type1_pin_pages(k: Kernel, iommu: VfioIommu, g: IommuGroup, user_iova: Iova, npage: number, prot: number): KGen<PinResult> {
+export function vfio_iommu_type1_pin_pages(k: Kernel, iommu: VfioIommu, g: IommuGroup, user_iova: Iova, npage: number, prot: number): KGen<PinResult> {
+  return pin_pages(k, iommu, g, (i) => addIova(user_iova, i), npage, prot);
+}
+
+/**
+ * [4.10-5.18] vfio_iommu_type1_pin_pages(iommu, user_pfn, npage, prot, phys_pfn): the same walk
+ * over an arbitrary list of IOVA page numbers (`user_pfn[i]` = IOVA >> PAGE_SHIFT).
+ */
+export function vfio_iommu_type1_pin_pages_pfns(k: Kernel, iommu: VfioIommu, g: IommuGroup, user_pfn: readonly number[], npage: number, prot: number): KGen<PinResult> {
+  return pin_pages(k, iommu, g, (i) => ({ page: user_pfn[i]!, off: 0 }), npage, prot);
+}
+
+/** The pin walk shared by both API forms: entry `i` of the call is the IOVA `at(i)`. */
+function* pin_pages(k: Kernel, iommu: VfioIommu, g: IommuGroup, at: (i: number) => Iova, npage: number, prot: number): KGen<PinResult> {
   const pfns: number[] = [];
   if (!iommu.v2) return { ret: -EACCES, pfns };
   yield* iommu.lock.lock();
@@ -104,15 +117,20 @@ export function* vfio_iommu_type1_pin_pages(k: Kernel, iommu: VfioIommu, g: Iomm
       ret = -EBUSY;
       break done;
     }
-    // Fail if no dma_unmap callback is registered
-    if (iommu.device_list.length === 0) {
+    // [4.10-5.7] no external_domain: no mdev group in this container
+    if (k.profile.pinNeedsExternalDomain && iommu.emulated_iommu_groups.length === 0) {
+      ret = -EINVAL;
+      break done;
+    }
+    // Fail if no dma_unmap callback is registered ([4.10-5.18]: if the notifier list is empty)
+    if (iommu.notifier ? iommu.notifier.head === null : iommu.device_list.length === 0) {
       ret = -EINVAL;
       break done;
     }
     const do_accounting = iommu.domain_list.length === 0;
     unwind: {
       for (i = 0; i < npage; i++) {
-        const iova = addIova(user_iova, i);
+        const iova = at(i);
         const dma = findDmaPage(iommu, iova);
         if (!dma) {
           ret = -EINVAL;
@@ -162,7 +180,7 @@ export function* vfio_iommu_type1_pin_pages(k: Kernel, iommu: VfioIommu, g: Iomm
     // pin_unwind:
     pfns[i] = 0;
     for (let j = 0; j < i; j++) {
-      const iova = addIova(user_iova, j);
+      const iova = at(j);
       const dma = findDmaPage(iommu, iova);
       if (dma) yield* vfio_unpin_page_external(k, dma, iova, do_accounting);
       pfns[j] = 0;
@@ -186,6 +204,33 @@ export function* vfio_iommu_type1_unpin_pages(k: Kernel, iommu: VfioIommu, user_
   }
   yield* iommu.lock.unlock();
   k.klog.WARN_ON(i !== npage, 'vfio_unpin_pages:short', 'vfio_iommu_type1_unpin_pages');
+}
+
+/**
+ * [4.10-5.18] vfio_iommu_type1_unpin_pages(iommu, user_pfn, npage): stops at the first entry with
+ * no dma (later entries untouched) and returns, in 4.10, the pages released (unpinReturnsReleased),
+ * else the entries processed (-EINVAL if none). `walked` (model only) receives the entries processed.
+ */
+export function* vfio_iommu_type1_unpin_pages_pfns(k: Kernel, iommu: VfioIommu, user_pfn: readonly number[], npage: number, walked?: { n: number }): KGen<number> {
+  if (!iommu.v2) return -EACCES;
+  yield* iommu.lock.lock();
+  if (k.profile.pinNeedsExternalDomain && iommu.emulated_iommu_groups.length === 0) {
+    yield* iommu.lock.unlock();
+    return -EINVAL;
+  }
+  const do_accounting = iommu.domain_list.length === 0;
+  let unlocked = 0;
+  let i = 0;
+  for (; i < npage; i++) {
+    const iova: Iova = { page: user_pfn[i]!, off: 0 };
+    const dma = findDmaPage(iommu, iova);
+    if (!dma) break;
+    unlocked += yield* vfio_unpin_page_external(k, dma, iova, do_accounting);
+  }
+  yield* iommu.lock.unlock();
+  if (walked) walked.n = i;
+  if (k.profile.unpinReturnsReleased) return unlocked;
+  return i > 0 ? i : -EINVAL;
 }
 
 /**

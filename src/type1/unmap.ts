@@ -3,7 +3,8 @@
  *
  * The walk removes whole vfio_dmas in IOVA order. A dma with external pins is not removed:
  * `iommu->lock` is dropped, every registered device's `dma_unmap(iova, size)` is called with the
- * dma's whole range, and the walk starts again. Finding the same dma still pinned more than 10
+ * dma's whole range ([4.10-5.18]: the DMA-unmap notifier chain is called instead), and the walk
+ * starts again. Finding the same dma still pinned more than 10
  * times in a row is `BUG_ON(++retries > 10)`.
  */
 import { EBUSY, EINVAL } from '../util/errno.js';
@@ -11,7 +12,8 @@ import type { Kernel } from '../kernel/kernel.js';
 import type { KGen } from '../kernel/sched.js';
 import { point } from '../kernel/sched.js';
 import { U64_MAX } from '../util/units.js';
-import { VFIO_DMA_UNMAP_FLAG_ALL, VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP, VFIO_DMA_UNMAP_FLAG_VADDR } from '../uapi/vfio.js';
+import { VFIO_DMA_UNMAP_FLAG_ALL, VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP, VFIO_DMA_UNMAP_FLAG_VADDR, VFIO_IOMMU_NOTIFY_DMA_UNMAP } from '../uapi/vfio.js';
+import { blocking_notifier_call_chain } from '../kernel/notifier.js';
 import { vfio_find_dma, vfio_find_dma_first_index } from './dma_list.js';
 import { minPgsize, vfio_remove_dma } from './map.js';
 import type { VfioDma, VfioIommu } from './vfio_iommu.js';
@@ -122,7 +124,7 @@ export function* vfio_dma_do_unmap(k: Kernel, iommu: VfioIommu, unmap: DmaUnmapA
           const dIova = dma.iova;
           const dSize = dma.size;
           yield* iommu.lock.unlock();
-          yield* vfio_notify_dma_unmap(iommu, dIova, dSize);
+          yield* vfio_notify_dma_unmap(k, iommu, dIova, dSize);
           yield* iommu.lock.lock();
           restart = true;
           break;
@@ -141,8 +143,15 @@ export function* vfio_dma_do_unmap(k: Kernel, iommu: VfioIommu, unmap: DmaUnmapA
   return ret;
 }
 
-/** vfio_notify_dma_unmap(): call dma_unmap of every registered device under device_list_lock. */
-export function* vfio_notify_dma_unmap(iommu: VfioIommu, iova: number, npages: number): KGen<void> {
+/**
+ * vfio_notify_dma_unmap(): call dma_unmap of every registered device under device_list_lock.
+ * [4.10-5.18] blocking_notifier_call_chain(&iommu->notifier, VFIO_IOMMU_NOTIFY_DMA_UNMAP, {iova, size}).
+ */
+export function* vfio_notify_dma_unmap(k: Kernel, iommu: VfioIommu, iova: number, npages: number): KGen<void> {
+  if (k.profile.dmaUnmapNotifier && iommu.notifier) {
+    yield* blocking_notifier_call_chain(iommu.notifier, VFIO_IOMMU_NOTIFY_DMA_UNMAP, { iovaPage: iova, npages });
+    return;
+  }
   yield* iommu.device_list_lock.lock();
   for (const d of [...iommu.device_list]) yield* d.dma_unmap(iova, npages);
   yield* iommu.device_list_lock.unlock();

@@ -6,6 +6,8 @@
  *     field of every `VfioDma` and `VfioPfn`. It is held across GUP, accounting and iommu_map.
  *   - `VfioIommu.device_list_lock` guards `device_list` (devices with a `dma_unmap` op); UNMAP_DMA
  *     calls `dma_unmap` with it held and `lock` dropped.
+ *   - [4.10-5.18] `VfioIommu.notifier` (a blocking notifier chain, its own rwsem) holds the vendor
+ *     drivers' DMA-unmap notifiers instead of `device_list`; UNMAP_DMA calls it with `lock` dropped.
  *   - `VfioDma.mm.mmap_lock`: read for GUP, write for `locked_vm` updates (vfio_lock_acct).
  *
  * Invariants (checked by src/type1/invariants.ts):
@@ -18,6 +20,7 @@
  * VfioPfn key carries the byte offset too.
  */
 import type { Mutex } from '../kernel/locks.js';
+import type { BlockingNotifierHead } from '../kernel/notifier.js';
 import type { Mm } from '../host/mm.js';
 import type { Task } from '../host/task.js';
 import type { IommuDomain } from '../iommu/domain.js';
@@ -100,6 +103,15 @@ export interface DmaUnmapDevice {
   dma_unmap(iovaPage: number, npages: number): Generator<import('../kernel/sched.js').Yield, void, undefined>;
 }
 
+/**
+ * The payload of VFIO_IOMMU_NOTIFY_DMA_UNMAP (a `struct vfio_iommu_type1_dma_unmap` whose iova and
+ * size are the dma's), in pages like the rest of type1 here.
+ */
+export interface DmaUnmapNotice {
+  readonly iovaPage: number;
+  readonly npages: number;
+}
+
 /** struct vfio_iommu */
 export class VfioIommu {
   readonly domain_list: VfioDomain[] = [];
@@ -124,6 +136,8 @@ export class VfioIommu {
     dmaEntryLimit: number,
     readonly lock: Mutex,
     readonly device_list_lock: Mutex,
+    /** [4.10-5.18] the DMA-unmap notifier chain (profile switch dmaUnmapNotifier), else null */
+    readonly notifier: BlockingNotifierHead<DmaUnmapNotice> | null = null,
   ) {
     this.dma_avail = dmaEntryLimit;
     this.dma_limit = dmaEntryLimit;

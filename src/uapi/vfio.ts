@@ -100,6 +100,14 @@ export const DIRTY_BITMAP_SIZE_MAX = 268435456n;
 /** VFIO_PIN_PAGES_MAX_ENTRIES = PAGE_SIZE / sizeof(unsigned long) */
 export const VFIO_PIN_PAGES_MAX_ENTRIES = 512;
 
+/** enum vfio_notify_type (include/linux/vfio.h, 4.10-5.18) */
+export const VFIO_IOMMU_NOTIFY = 0;
+export const VFIO_GROUP_NOTIFY = 1;
+/** events of VFIO_IOMMU_NOTIFY: the IOMMU is about to unmap [iova, iova+size) */
+export const VFIO_IOMMU_NOTIFY_DMA_UNMAP = 1 << 0;
+/** events of VFIO_GROUP_NOTIFY: a KVM instance was attached to the group */
+export const VFIO_GROUP_NOTIFY_SET_KVM = 1 << 0;
+
 export function flagNames(flags: number, table: Readonly<Record<string, number>>): string {
   const out: string[] = [];
   let rest = flags;

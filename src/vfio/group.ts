@@ -85,11 +85,14 @@ export function* vfio_group_ioctl_unset_container(k: Kernel, g: VfioGroup): KGen
   return ret;
 }
 
-/** The type1 device_list entry for a device whose driver has dma_unmap. */
+/**
+ * The type1 device_list entry for a device whose driver has dma_unmap. [4.10-5.18] there is no
+ * device_list: drivers register a DMA-unmap notifier themselves (vfio_register_notifier).
+ */
 const unmapHandles = new WeakMap<VfioDevice, DmaUnmapDevice>();
-function unmapHandle(vdev: VfioDevice): DmaUnmapDevice | undefined {
+function unmapHandle(k: Kernel, vdev: VfioDevice): DmaUnmapDevice | undefined {
   const op = vdev.ops.dma_unmap;
-  if (!op) return undefined;
+  if (!op || k.profile.dmaUnmapNotifier) return undefined;
   let h = unmapHandles.get(vdev);
   if (!h) {
     h = { name: vdev.name, dma_unmap: (iova: number, n: number) => op.call(vdev.ops, vdev, iova, n) };
@@ -122,7 +125,7 @@ export function* vfio_group_ioctl_get_device_fd(k: Kernel, g: VfioGroup, name: s
   vdev.open_count++;
   if (vdev.open_count === 1) {
     const iommu = g.container!.iommu_data;
-    const h = unmapHandle(vdev);
+    const h = unmapHandle(k, vdev);
     if (iommu && h) yield* type1Driver.register_device(iommu, h);
     if (vdev.ops.open_device) {
       ret = yield* vdev.ops.open_device(vdev);
@@ -150,7 +153,7 @@ export function* vfio_device_release(k: Kernel, vdev: VfioDevice): KGen<void> {
   if (vdev.open_count === 1) {
     if (vdev.ops.close_device) yield* vdev.ops.close_device(vdev);
     const iommu = g.container?.iommu_data;
-    const h = unmapHandle(vdev);
+    const h = unmapHandle(k, vdev);
     if (iommu && h) yield* type1Driver.unregister_device(iommu, h);
   }
   vdev.open_count--;

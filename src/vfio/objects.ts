@@ -13,6 +13,7 @@ import type { KGen } from '../kernel/sched.js';
 import type { Device, IommuGroup } from '../iommu/group.js';
 import type { GroupType } from '../type1/attach.js';
 import type { VfioIommu } from '../type1/vfio_iommu.js';
+import type { BlockingNotifierHead } from '../kernel/notifier.js';
 
 
 export class VfioContainer {
@@ -40,6 +41,8 @@ export class VfioGroup {
   fileRefs = 0;
   readonly devices: VfioDevice[] = [];
   readonly group_lock: Mutex;
+  /** [4.10-5.18] the group's notifier chain (VFIO_GROUP_NOTIFY, SET_KVM), created on first use */
+  notifier: BlockingNotifierHead | null = null;
   constructor(
     k: Kernel,
     readonly iommu_group: IommuGroup,

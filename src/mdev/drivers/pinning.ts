@@ -3,6 +3,12 @@
  * vfio_pin_pages, and a `dma_unmap` that honours the unmap contract (unpin everything pinned in
  * the range) or, for the misbehaving variants, ignores it.
  *
+ * [4.10-5.18] (profile switch dmaUnmapNotifier) the same handler is the driver's DMA-unmap
+ * notifier: a driver with one registers it at open (vfio_register_notifier, VFIO_IOMMU_NOTIFY,
+ * DMA_UNMAP) and unregisters it at release; the misbehaving driver forgets to unregister. A failed
+ * registration (an IOMMU driver without the op) leaves the device open without a notifier. On
+ * pinApiUserPfn profiles the driver calls the `user_pfn` form of vfio_pin_pages/vfio_unpin_pages.
+ *
  * State is per device and guarded by the driver's own lock in a real driver; in the model the
  * vendor calls run on the thread that issued them (a VMM ioctl on the device fd, or the unmap
  * callback), under no lock of ours.
@@ -13,8 +19,19 @@ import type { KGen } from '../../kernel/sched.js';
 import { point } from '../../kernel/sched.js';
 import type { VfioDevice, VfioDeviceOps } from '../../vfio/objects.js';
 import { IOMMU_READ, IOMMU_WRITE } from '../../uapi/vfio.js';
-import { vfio_dma_rw, vfio_pin_pages, vfio_unpin_pages } from '../../vfio/vendor_api.js';
-import { VFIO_PIN_PAGES_MAX_ENTRIES } from '../../uapi/vfio.js';
+import {
+  vfio_dma_rw,
+  vfio_pin_pages,
+  vfio_pin_pages_user_pfn,
+  vfio_register_notifier,
+  vfio_unpin_pages,
+  vfio_unpin_pages_user_pfn,
+  vfio_unregister_notifier,
+} from '../../vfio/vendor_api.js';
+import { VFIO_IOMMU_NOTIFY, VFIO_IOMMU_NOTIFY_DMA_UNMAP, VFIO_PIN_PAGES_MAX_ENTRIES } from '../../uapi/vfio.js';
+import type { NotifierBlock } from '../../kernel/notifier.js';
+import type { DmaUnmapNotice } from '../../type1/vfio_iommu.js';
+import type { PinResult } from '../../type1/external.js';
 
 /**
  * How the driver answers dma_unmap: honour it, ignore the first N calls, never, or unpin but pin
@@ -36,14 +53,25 @@ export class PinState {
    */
   racyRecord = false;
   lock: Mutex | null = null;
+  /** [4.10-5.18] the driver's DMA-unmap notifier_block, and whether it is registered now */
+  nb: NotifierBlock<DmaUnmapNotice> | null = null;
+  nbRegistered = false;
+  groupNb: NotifierBlock<DmaUnmapNotice> | null = null;
   constructor(
     public policy: UnmapPolicy,
     /** close_device unpins everything (false: the driver leaks its pins) */
     public unpinOnClose: boolean,
+    /** [4.10-5.18] close_device unregisters the DMA-unmap notifier (false: the driver forgets) */
+    public unregisterOnClose = true,
   ) {}
 }
 
+/**
+ * The driver's record. A device whose driver is not one of the samples (vfio-pci) gets an empty
+ * one the first time a scenario makes it call the vendor API, as any kernel code may.
+ */
 export function pinState(vdev: VfioDevice): PinState {
+  if (!(vdev.driverData instanceof PinState)) vdev.driverData = new PinState({ kind: 'unpin' }, false);
   return vdev.driverData as PinState;
 }
 
@@ -54,8 +82,15 @@ function driverLock(k: Kernel, vdev: VfioDevice): Mutex | null {
   return st.lock;
 }
 
+/** [4.10-5.18] the user_pfn list of [iova, iova+npage): IOVA page numbers (an offset is dropped). */
+export function userPfnsOf(iova: bigint, npage: number): number[] {
+  const first = Number(iova >> 12n);
+  return Array.from({ length: Math.max(0, Math.min(npage, VFIO_PIN_PAGES_MAX_ENTRIES)) }, (_, i) => first + i);
+}
+
 /** The driver pins [iova, iova+npage) and records it; returns vfio_pin_pages' result. */
 export function* driverPin(k: Kernel, vdev: VfioDevice, iova: bigint, npage: number, prot: number): KGen<number> {
+  if (k.profile.pinApiUserPfn) return (yield* driverPinPfns(k, vdev, userPfnsOf(iova, npage), npage, prot)).ret;
   const lock = driverLock(k, vdev);
   if (lock) yield* lock.lock();
   const r = yield* vfio_pin_pages(k, vdev, iova, npage, prot);
@@ -71,19 +106,55 @@ export function* driverPin(k: Kernel, vdev: VfioDevice, iova: bigint, npage: num
   return r.ret;
 }
 
-/** The driver unpins [iova, iova+npage) once and forgets those pins. */
-export function* driverUnpin(k: Kernel, vdev: VfioDevice, iova: bigint, npage: number): KGen<void> {
+/**
+ * [4.10-5.18] The driver pins the IOVA pages `user_pfn` (any order, npage entries) with
+ * vfio_pin_pages(dev, user_pfn, npage, prot, phys_pfn) and records them; returns ret and phys_pfn.
+ */
+export function* driverPinPfns(k: Kernel, vdev: VfioDevice, user_pfn: readonly number[], npage: number, prot: number): KGen<PinResult> {
+  const lock = driverLock(k, vdev);
+  if (lock) yield* lock.lock();
+  const r = yield* vfio_pin_pages_user_pfn(k, vdev, user_pfn, npage, prot);
+  if (!lock) yield point(`${vdev.ops.name}: pinned, about to record the pin`);
+  if (r.ret > 0) {
+    const st = pinState(vdev);
+    for (let i = 0; i < r.ret; i++) {
+      const a = BigInt(user_pfn[i]!) << 12n;
+      st.pins.set(a, (st.pins.get(a) ?? 0) + 1);
+    }
+  }
+  if (lock) yield* lock.unlock();
+  return r;
+}
+
+/**
+ * [4.10-5.18] The driver unpins the IOVA pages `user_pfn` once and forgets the pins type1 walked
+ * (it stops at the first IOVA in no mapping); returns vfio_unpin_pages' int. The sample keeps an
+ * exact record: the model tells it how far type1 got, which 4.10's return value alone does not.
+ */
+export function* driverUnpinPfns(k: Kernel, vdev: VfioDevice, user_pfn: readonly number[], npage: number): KGen<number> {
+  const walked = { n: 0 };
+  const ret = yield* vfio_unpin_pages_user_pfn(k, vdev, user_pfn, npage, walked);
+  const st = pinState(vdev);
+  for (let i = 0; i < walked.n; i++) forget(st, BigInt(user_pfn[i]!) << 12n);
+  return ret;
+}
+
+function forget(st: PinState, a: bigint): void {
+  const n = st.pins.get(a);
+  if (n === undefined) return;
+  if (n <= 1) st.pins.delete(a);
+  else st.pins.set(a, n - 1);
+}
+
+/** The driver unpins [iova, iova+npage) once and forgets those pins; returns 0 or (4.10-5.18) vfio_unpin_pages' int. */
+export function* driverUnpin(k: Kernel, vdev: VfioDevice, iova: bigint, npage: number): KGen<number> {
+  if (k.profile.pinApiUserPfn) return yield* driverUnpinPfns(k, vdev, userPfnsOf(iova, npage), npage);
   yield* vfio_unpin_pages(k, vdev, iova, npage);
   // vfio core refuses npage outside 1..512 with a WARN and unpins nothing: keep the record
-  if (npage <= 0 || npage > VFIO_PIN_PAGES_MAX_ENTRIES) return;
+  if (npage <= 0 || npage > VFIO_PIN_PAGES_MAX_ENTRIES) return 0;
   const st = pinState(vdev);
-  for (let i = 0; i < npage; i++) {
-    const a = iova + (BigInt(i) << 12n);
-    const n = st.pins.get(a);
-    if (n === undefined) continue;
-    if (n <= 1) st.pins.delete(a);
-    else st.pins.set(a, n - 1);
-  }
+  for (let i = 0; i < npage; i++) forget(st, iova + (BigInt(i) << 12n));
+  return 0;
 }
 
 /** Unpin every recorded pin in [lo, hi) bytes, as many times as it was pinned. */
@@ -93,16 +164,48 @@ function* unpinRange(k: Kernel, vdev: VfioDevice, lo: bigint, hi: bigint): KGen<
   for (const [a, n] of todo) for (let j = 0; j < n; j++) yield* driverUnpin(k, vdev, a, 1);
 }
 
+/** The driver's DMA-unmap notifier_block (4.10-5.18): its callback is the driver's dma_unmap. */
+export function driverNotifier(vdev: VfioDevice): NotifierBlock<DmaUnmapNotice> {
+  const st = pinState(vdev);
+  st.nb ??= {
+    name: `${vdev.ops.name}[${vdev.name}]`,
+    *notifier_call(action, d) {
+      if (action === VFIO_IOMMU_NOTIFY_DMA_UNMAP && vdev.ops.dma_unmap) yield* vdev.ops.dma_unmap(vdev, d.iovaPage, d.npages);
+    },
+  };
+  return st.nb;
+}
+
+/** The driver's VFIO_GROUP_NOTIFY notifier_block (SET_KVM): the samples do nothing with KVM. */
+export function driverGroupNotifier(vdev: VfioDevice): NotifierBlock<DmaUnmapNotice> {
+  const st = pinState(vdev);
+  st.groupNb ??= {
+    name: `${vdev.ops.name}[${vdev.name}].group`,
+    *notifier_call() {
+      yield point(`${vdev.ops.name}: group notifier`);
+    },
+  };
+  return st.groupNb;
+}
+
 export function pinningOps(k: Kernel, name: string, hasDmaUnmap: boolean): VfioDeviceOps {
   const ops: VfioDeviceOps = {
     name,
-    *open_device() {
+    *open_device(vdev) {
       yield point(`${name}:open_device`);
+      if (hasDmaUnmap && k.profile.dmaUnmapNotifier) {
+        const st = pinState(vdev);
+        st.nbRegistered = (yield* vfio_register_notifier(k, vdev, VFIO_IOMMU_NOTIFY, VFIO_IOMMU_NOTIFY_DMA_UNMAP, driverNotifier(vdev))) === 0;
+      }
       return 0;
     },
     *close_device(vdev) {
       const st = pinState(vdev);
       if (st.unpinOnClose) yield* unpinRange(k, vdev, 0n, 1n << 64n);
+      if (st.nbRegistered && st.unregisterOnClose) {
+        yield* vfio_unregister_notifier(k, vdev, VFIO_IOMMU_NOTIFY, driverNotifier(vdev));
+        st.nbRegistered = false;
+      }
       yield point(`${name}:close_device`);
     },
   };
