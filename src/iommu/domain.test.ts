@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { EEXIST, EFAULT } from '../util/errno.js';
 import { IommuDomain } from './domain.js';
 import { INTEL_VTD } from './hw.js';
+import { pfnAt, runsEnd } from '../host/run.js';
 
 const M2 = 512; // 2 MiB in 4K pages
 const G1 = 262144; // 1 GiB in 4K pages
@@ -87,5 +89,53 @@ describe('IommuDomain page table', () => {
     expect(d.iommu_unmap(0, 100)).toBe(7);
     expect(d.mappedPages()).toBe(0);
     expect(d.iommu_map(run(12, 200, 3), 3)).toBe(0);
+  });
+});
+
+describe('IommuDomain page table against a page-by-page reference', () => {
+  const U = 96; // IOVA pages the ops touch
+  const runArb = fc
+    .record({ start: fc.integer({ min: 0, max: U - 1 }), pfn: fc.integer({ min: 0, max: 1000 }), len: fc.integer({ min: 1, max: 6 }), count: fc.integer({ min: 1, max: 3 }), gap: fc.integer({ min: 0, max: 4 }) })
+    .map(({ start, pfn, len, count, gap }) => ({ start, pfn, len, count, stride: len + gap }));
+  const opArb = fc.oneof(
+    runArb.map((r) => ({ k: 'map' as const, r })),
+    fc.record({ k: fc.constant('unmap' as const), iova: fc.integer({ min: 0, max: U - 1 }), n: fc.integer({ min: 1, max: 40 }) }),
+  );
+
+  it('map (EEXIST on any overlap), unmap (pages removed), iova_to_pfn, lookupRuns, fullyMapped, mappedPages agree in any order', () => {
+    fc.assert(
+      fc.property(fc.array(opArb, { maxLength: 60 }), (ops) => {
+        const d = new IommuDomain(INTEL_VTD);
+        const ref = new Map<number, number>();
+        for (const op of ops) {
+          if (op.k === 'map') {
+            const r = op.r;
+            const pages: number[] = [];
+            for (let i = r.start; i < runsEnd(r); i++) pages.push(i);
+            const clash = pages.some((i) => ref.has(i));
+            expect(d.iommu_map(r, 3)).toBe(clash ? -EEXIST : 0);
+            if (!clash) for (const i of pages) ref.set(i, pfnAt(r, i));
+          } else {
+            let n = 0;
+            for (let i = op.iova; i < op.iova + op.n; i++) if (ref.delete(i)) n++;
+            expect(d.iommu_unmap(op.iova, op.n)).toBe(n);
+          }
+          expect(d.mappedPages()).toBe(ref.size);
+          for (let i = 0; i < U + 20; i++) {
+            expect(d.iova_to_pfn(i)).toBe(ref.get(i) ?? -1);
+            const lr = d.lookupRuns(i, 1);
+            expect(lr === undefined ? -1 : lr.pfn).toBe(ref.get(i) ?? -1);
+          }
+          const probe = ops.length % U;
+          let full = true;
+          for (let i = probe; i < probe + 5; i++) full &&= ref.has(i);
+          expect(d.fullyMapped(probe, 5)).toBe(full);
+          // entries stay ascending and disjoint
+          const es = d.entries();
+          for (let i = 1; i < es.length; i++) expect(runsEnd(es[i - 1]!)).toBeLessThanOrEqual(es[i]!.start);
+        }
+      }),
+      { numRuns: 200 },
+    );
   });
 });

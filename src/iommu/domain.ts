@@ -2,8 +2,10 @@
  * `struct iommu_domain`: an IOMMU page table and the core API type1 calls on it
  * (`iommu_map`, `iommu_unmap`, `iommu_iova_to_phys`).
  *
- * The page table is a sorted array of non-overlapping `Runs` keyed by IOVA page (`start`), so a
- * 1 TiB mapping is one entry. Counters record what the hardware would have been asked to do:
+ * The page table is an ordered set of non-overlapping `Runs` keyed by IOVA page (`start`), so a
+ * 1 TiB mapping is one entry: a treap (src/util/treap.ts) with priorities hashed from `start`, so
+ * a map or unmap anywhere is O(log n) and the same mappings always have the same shape (the
+ * explorer's fingerprint sees no history). Counters record what the hardware would have been asked to do:
  * `iommu_map` calls, `iommu_unmap` calls, and how many IOMMU pages of each size the core's
  * `iommu_pgsize()` split would have used.
  * No lock of its own: type1 serialises all calls under `vfio_iommu.lock`.
@@ -13,6 +15,7 @@ import type { Runs } from '../host/run.js';
 import { normalize, runsEnd, sliceRuns } from '../host/run.js';
 import type { IommuHw } from './hw.js';
 import type { IommuGroup } from './group.js';
+import { mixPriority, Treap } from '../util/treap.js';
 
 export interface DomainCounters {
   map_calls: number;
@@ -26,11 +29,20 @@ interface PtEntry extends Runs {
   readonly prot: number;
 }
 
+/** The page table's entries by IOVA page; they never overlap, so `start` orders them. */
+class PageTable extends Treap<PtEntry> {
+  protected compare(a: PtEntry, b: PtEntry): number {
+    return a.start - b.start;
+  }
+
+  protected priority(e: PtEntry): number {
+    return mixPriority(e.start);
+  }
+}
+
 export class IommuDomain {
   readonly groups: IommuGroup[] = [];
-  /** Live entries are pt[h..]: removing the lowest entry just advances h (see `dropHead`). */
-  private pt: PtEntry[] = [];
-  private h = 0;
+  private readonly pt = new PageTable();
   readonly counters: DomainCounters = { map_calls: 0, unmap_calls: 0, pgsizes: new Map() };
   /** Page sizes in 4K pages, ascending, from the bitmap. */
   private readonly sizes: number[];
@@ -50,42 +62,22 @@ export class IommuDomain {
   /** Mapped pages in total. */
   mappedPages(): number {
     let n = 0;
-    for (let i = this.h; i < this.pt.length; i++) n += this.pt[i]!.len * this.pt[i]!.count;
+    for (const e of this.pt) n += e.len * e.count;
     return n;
   }
 
+  /** The entries in ascending IOVA. */
   entries(): readonly Runs[] {
-    return this.h ? this.pt.slice(this.h) : this.pt;
+    return this.pt.toArray();
   }
 
-  /**
-   * Remove the lowest entry in O(1): an unmap walks upwards, and a shift() of a big array is a
-   * memmove in V8. The array is compacted once more than half of it is dead.
-   */
-  private dropHead(): void {
-    this.pt[this.h] = undefined as unknown as PtEntry;
-    this.h++;
-    if (this.h > 1024 && this.h * 2 > this.pt.length) {
-      this.pt = this.pt.slice(this.h);
-      this.h = 0;
-    }
-  }
-
-  private indexAfter(iova: number): number {
-    // first entry with start > iova
-    let lo = this.h;
-    let hi = this.pt.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (this.pt[mid]!.start <= iova) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
+  /** The entry with the highest start <= iova. */
+  private entryFrom(iova: number): PtEntry | undefined {
+    return this.pt.lastWhere((e) => e.start <= iova);
   }
 
   private entryAt(iova: number): PtEntry | undefined {
-    const i = this.indexAfter(iova) - 1;
-    const e = i >= this.h ? this.pt[i] : undefined;
+    const e = this.entryFrom(iova);
     return e && iova < runsEnd(e) ? e : undefined;
   }
 
@@ -97,12 +89,11 @@ export class IommuDomain {
   iommu_map(r: Runs, prot: number): number {
     const end = runsEnd(r);
     if (end > this.aperturePages) return -EFAULT;
-    const i = this.indexAfter(r.start);
-    const prev = i > this.h ? this.pt[i - 1] : undefined;
+    const prev = this.entryFrom(r.start);
     if (prev && runsEnd(prev) > r.start) return -EEXIST;
-    const next = this.pt[i];
+    const next = this.pt.firstWhere((e) => e.start > r.start);
     if (next && next.start < end) return -EEXIST;
-    this.pt.splice(i, 0, { ...normalize(r), prot });
+    this.pt.insert({ ...normalize(r), prot });
     this.counters.map_calls += r.count;
     this.countPgsizes(r);
     return 0;
@@ -112,30 +103,19 @@ export class IommuDomain {
   iommu_unmap(iova: number, n: number): number {
     this.counters.unmap_calls++;
     const end = iova + n;
-    let i = Math.max(this.h, this.indexAfter(iova) - 1);
     let unmapped = 0;
-    while (i < this.pt.length) {
-      const e = this.pt[i]!;
-      if (e.start >= end) break;
+    for (let e = this.entryFrom(iova) ?? this.pt.first(); e !== undefined && e.start < end; ) {
+      const next = this.pt.next(e);
       const eEnd = runsEnd(e);
-      if (eEnd <= iova) {
-        i++;
-        continue;
+      if (eEnd > iova) {
+        const a = Math.max(iova, e.start);
+        const b = Math.min(end, eEnd);
+        unmapped += b - a;
+        this.pt.remove(e);
+        // what is left of a partly unmapped entry stays, as up to two entries on either side
+        if (a > e.start || b < eEnd) for (const x of [...sliceRuns(e, e.start, a), ...sliceRuns(e, b, eEnd)]) this.pt.insert({ ...x, prot: e.prot });
       }
-      const a = Math.max(iova, e.start);
-      const b = Math.min(end, eEnd);
-      unmapped += b - a;
-      if (a === e.start && b === eEnd) {
-        // the whole entry goes (the usual case): no spread splice, which is slow on big arrays
-        if (i === this.h) {
-          this.dropHead();
-          i = this.h;
-        } else this.pt.splice(i, 1);
-        continue;
-      }
-      const keep = [...sliceRuns(e, e.start, a), ...sliceRuns(e, b, eEnd)].map((x) => ({ ...x, prot: e.prot }));
-      this.pt.splice(i, 1, ...keep);
-      i += keep.length;
+      e = next;
     }
     return unmapped;
   }

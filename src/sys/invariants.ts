@@ -87,7 +87,7 @@ export const MODEL_INVARIANTS: readonly ModelInvariant[] = [
     doc: 'a container holds at most dma_entry_limit vfio_dma entries (CVE-2019-3882)',
     check(sys) {
       const lim = sys.k.params.dma_entry_limit;
-      for (const io of iommus(sys)) if (io.dma_list.length > lim) return `${io.dma_list.length} vfio_dma entries > dma_entry_limit ${lim}`;
+      for (const io of iommus(sys)) if (io.dma_list.size > lim) return `${io.dma_list.size} vfio_dma entries > dma_entry_limit ${lim}`;
       return null;
     },
   },

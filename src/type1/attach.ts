@@ -128,9 +128,10 @@ export function* vfio_iommu_replay(k: Kernel, iommu: VfioIommu, domain: VfioDoma
   const limit = k.current.process.memlockPages();
   const dom = domain.domain;
   let ret = 0;
-  let n = 0;
-  outer: for (; n < iommu.dma_list.length; n++) {
-    const dma = iommu.dma_list[n]!;
+  // the dma being replayed when it failed: the unwind starts there (rb_first/rb_next, then rb_prev)
+  let n = iommu.dma_list.first();
+  outer: for (; n; n = iommu.dma_list.next(n)) {
+    const dma = n;
     let iova = dma.iova;
     const end = dma.iova + dma.size;
     while (iova < end) {
@@ -180,8 +181,8 @@ export function* vfio_iommu_replay(k: Kernel, iommu: VfioIommu, domain: VfioDoma
   }
   // unwind, from the failing dma back to the first
   if (!k.profile.replayUnwind) return ret;
-  for (let i = Math.min(n, iommu.dma_list.length - 1); i >= 0; i--) {
-    const dma = iommu.dma_list[i]!;
+  for (; n; n = iommu.dma_list.prev(n)) {
+    const dma = n;
     if (dma.iommu_mapped) {
       dom.iommu_unmap(dma.iova, dma.size);
       continue;
@@ -204,7 +205,7 @@ export function* vfio_iommu_replay(k: Kernel, iommu: VfioIommu, domain: VfioDoma
 
 /** vfio_iommu_unmap_unpin_all() */
 export function* vfio_iommu_unmap_unpin_all(k: Kernel, iommu: VfioIommu): KGen<void> {
-  while (iommu.dma_list.length) yield* vfio_remove_dma(k, iommu, iommu.dma_list[0]!);
+  for (let dma = iommu.dma_list.first(); dma; dma = iommu.dma_list.first()) yield* vfio_remove_dma(k, iommu, dma);
 }
 
 /**

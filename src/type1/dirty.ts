@@ -9,7 +9,7 @@ import type { KGen } from '../kernel/sched.js';
 import { IntervalSet } from '../util/intervals.js';
 import { U64_MAX } from '../util/units.js';
 import { DIRTY_BITMAP_PAGES_MAX, DIRTY_BITMAP_SIZE_MAX, SIZEOF, VFIO_IOMMU_DIRTY_PAGES_FLAG_GET_BITMAP, VFIO_IOMMU_DIRTY_PAGES_FLAG_START, VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP } from '../uapi/vfio.js';
-import { vfio_find_dma, vfio_find_dma_first_index } from './dma_list.js';
+import { vfio_find_dma, vfio_find_dma_first_node } from './dma_list.js';
 import { minPgsize } from './map.js';
 import type { UserBitmap } from './unmap.js';
 import { update_user_bitmap } from './unmap.js';
@@ -126,15 +126,12 @@ function get_bitmap_locked(iommu: VfioIommu, iova: bigint, size: bigint, bm: Use
   if (a && a.iova !== iovaP) return -EINVAL;
   const b = vfio_find_dma(iommu, iovaP + nP - 1, 1);
   if (b && b.iova + b.size !== iovaP + nP) return -EINVAL;
-  let i = vfio_find_dma_first_index(iommu, iovaP, nP);
-  while (i >= 0 && i < iommu.dma_list.length) {
-    const dma = iommu.dma_list[i]!;
+  for (let dma = vfio_find_dma_first_node(iommu, iovaP, nP); dma; dma = iommu.dma_list.next(dma)) {
     if (dma.iova >= iovaP + nP) break;
     update_user_bitmap(iommu, dma, iovaP, bm);
     // re-populate: pinned pages stay dirty, the rest is cleared
     dma.bitmap?.clear();
     vfio_dma_populate_bitmap(dma);
-    i++;
   }
   return 0;
 }

@@ -18,11 +18,10 @@ export type Check = string | null;
 
 /** I1: dma_list is sorted by iova and its entries never overlap. */
 export function dma_list_no_overlap(iommu: VfioIommu): Check {
-  const l = iommu.dma_list;
-  for (let i = 1; i < l.length; i++) {
-    const a = l[i - 1]!;
-    const b = l[i]!;
-    if (a.iova + a.size > b.iova) return `dma [${hexPage(a.iova)}, +${a.size} pages) overlaps the dma at ${hexPage(b.iova)}`;
+  let a: VfioDma | undefined;
+  for (const b of iommu.dma_list) {
+    if (a && a.iova + a.size > b.iova) return `dma [${hexPage(a.iova)}, +${a.size} pages) overlaps the dma at ${hexPage(b.iova)}`;
+    a = b;
   }
   return null;
 }
@@ -39,7 +38,7 @@ export function dma_list_settled(iommu: VfioIommu): Check {
 /** I2 [>=5.1]: dma_avail + |dma_list| == the dma_entry_limit read when the IOMMU was opened. */
 export function dma_avail_conserved(iommu: VfioIommu): Check {
   if (iommu.dma_avail < 0) return `dma_avail is ${iommu.dma_avail}`;
-  if (iommu.dma_avail + iommu.dma_list.length !== iommu.dma_limit) return `dma_avail ${iommu.dma_avail} + ${iommu.dma_list.length} dmas != dma_entry_limit ${iommu.dma_limit}`;
+  if (iommu.dma_avail + iommu.dma_list.size !== iommu.dma_limit) return `dma_avail ${iommu.dma_avail} + ${iommu.dma_list.size} dmas != dma_entry_limit ${iommu.dma_limit}`;
   return null;
 }
 

@@ -14,7 +14,7 @@ import { point } from '../kernel/sched.js';
 import { U64_MAX } from '../util/units.js';
 import { VFIO_DMA_UNMAP_FLAG_ALL, VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP, VFIO_DMA_UNMAP_FLAG_VADDR, VFIO_IOMMU_NOTIFY_DMA_UNMAP } from '../uapi/vfio.js';
 import { blocking_notifier_call_chain } from '../kernel/notifier.js';
-import { vfio_find_dma, vfio_find_dma_first_index } from './dma_list.js';
+import { vfio_find_dma, vfio_find_dma_first_node } from './dma_list.js';
 import { minPgsize, vfio_remove_dma } from './map.js';
 import type { VfioDma, VfioIommu } from './vfio_iommu.js';
 
@@ -89,19 +89,19 @@ export function* vfio_dma_do_unmap(k: Kernel, iommu: VfioIommu, unmap: DmaUnmapA
         if (b && b.iova + b.size !== iovaP + sizeP) break unlock;
       }
       ret = 0;
-      let i = endWraps ? -1 : vfio_find_dma_first_index(iommu, iovaP, sizeP);
-      const first_i = i;
+      let n = endWraps ? undefined : vfio_find_dma_first_node(iommu, iovaP, sizeP);
+      const first_n = n;
       let restart = false;
-      while (i >= 0 && i < iommu.dma_list.length) {
-        const dma = iommu.dma_list[i]!;
+      while (n) {
+        const dma = n;
         if (dma.iova >= iovaP + sizeP) break;
         if (!iommu.v2 && iovaP > dma.iova) break;
         // Task with same address space who mapped this iova range is allowed to unmap it
         if (k.profile.unmapStopsAtForeignMm && dma.task.mm !== k.current.mm) break;
         if (invalidate_vaddr) {
           if (dma.vaddr_invalid) {
-            for (let j = first_i; j < i; j++) {
-              iommu.dma_list[j]!.vaddr_invalid = false;
+            for (let d = first_n; d && d !== dma; d = iommu.dma_list.next(d)) {
+              d.vaddr_invalid = false;
               iommu.vaddr_invalid_count--;
             }
             ret = -EINVAL;
@@ -111,7 +111,7 @@ export function* vfio_dma_do_unmap(k: Kernel, iommu: VfioIommu, unmap: DmaUnmapA
           dma.vaddr_invalid = true;
           iommu.vaddr_invalid_count++;
           unmapped += dma.size;
-          i++;
+          n = iommu.dma_list.next(dma);
           continue;
         }
         if (dma.pfn_list.size > 0) {
@@ -131,8 +131,8 @@ export function* vfio_dma_do_unmap(k: Kernel, iommu: VfioIommu, unmap: DmaUnmapA
         }
         if (get_bitmap && unmap.bitmap) update_user_bitmap(iommu, dma, iovaP, unmap.bitmap);
         unmapped += dma.size;
+        n = iommu.dma_list.next(dma);
         yield* vfio_remove_dma(k, iommu, dma);
-        // the removed entry shifted the array: stay at the same index
         yield point('vfio_dma_do_unmap:removed');
       }
       if (!restart) break;

@@ -26,6 +26,7 @@ import type { Task } from '../host/task.js';
 import type { IommuDomain } from '../iommu/domain.js';
 import type { IommuGroup } from '../iommu/group.js';
 import { IntervalSet } from '../util/intervals.js';
+import { DmaList } from './dma_list.js';
 
 /** Inclusive IOVA range in bytes (`struct vfio_iova`). */
 export interface VfioIova {
@@ -116,8 +117,8 @@ export interface DmaUnmapNotice {
 export class VfioIommu {
   readonly domain_list: VfioDomain[] = [];
   readonly emulated_iommu_groups: VfioIommuGroup[] = [];
-  /** Sorted by iova, non-overlapping. */
-  readonly dma_list: VfioDma[] = [];
+  /** Ascending iova, non-overlapping (an rb-tree in the kernel; see dma_list.ts). */
+  readonly dma_list = new DmaList();
   iova_list: VfioIova[] = [];
   readonly device_list: DmaUnmapDevice[] = [];
   dma_avail: number;
