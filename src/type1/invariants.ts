@@ -18,10 +18,12 @@ export type Check = string | null;
 
 /** I1: dma_list is sorted by iova and its entries never overlap. */
 export function dma_list_no_overlap(iommu: VfioIommu): Check {
-  let a: VfioDma | undefined;
-  for (const b of iommu.dma_list) {
-    if (a && a.iova + a.size > b.iova) return `dma [${hexPage(a.iova)}, +${a.size} pages) overlaps the dma at ${hexPage(b.iova)}`;
-    a = b;
+  // walked with first()/next(), as the kernel walks its rb-tree: checked after every explorer
+  // step, so no iterator object
+  const l = iommu.dma_list;
+  let a: VfioDma | undefined = l.first();
+  for (let b = a === undefined ? undefined : l.next(a); a !== undefined && b !== undefined; a = b, b = l.next(b)) {
+    if (a.iova + a.size > b.iova) return `dma [${hexPage(a.iova)}, +${a.size} pages) overlaps the dma at ${hexPage(b.iova)}`;
   }
   return null;
 }

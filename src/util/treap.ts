@@ -38,8 +38,6 @@ export function mixPriority(key: number): number {
 export abstract class Treap<T> implements Iterable<T> {
   root: TreapNode<T> | null = null;
   size = 0;
-  /** Changes of shape, so a live iterator notices a modification (not part of the set's state). */
-  #mods = 0;
 
   protected abstract compare(a: T, b: T): number;
   protected abstract priority(item: T): number;
@@ -92,7 +90,6 @@ export abstract class Treap<T> implements Iterable<T> {
     else if (toLeft) parent.left = node;
     else parent.right = node;
     this.size++;
-    this.#mods++;
     return true;
   }
 
@@ -112,7 +109,6 @@ export abstract class Treap<T> implements Iterable<T> {
     else if (parent.left === n) parent.left = m;
     else parent.right = m;
     this.size--;
-    this.#mods++;
     return true;
   }
 
@@ -206,31 +202,13 @@ export abstract class Treap<T> implements Iterable<T> {
   }
 
   /**
-   * In ascending order. A modification while iterating is allowed: the walk then goes on from the
-   * smallest item above the one it returned last (as repeated `next()` would).
+   * In ascending order. A modification while iterating is allowed: the walk goes on from the
+   * smallest item above the one it returned last. Each step is a `next()` lookup (O(log n)): no
+   * stack to keep valid, and one small object per walk, which matters to the explorer's
+   * invariants that walk `dma_list` after every scheduling step.
    */
-  *[Symbol.iterator](): Iterator<T> {
-    const stack: TreapNode<T>[] = [];
-    const mods = () => this.#mods;
-    let seen = mods();
-    for (let n = this.root; n !== null; n = n.left) stack.push(n);
-    while (stack.length > 0) {
-      const n = stack.pop()!;
-      yield n.item;
-      if (mods() !== seen) {
-        // rebuild the path to the successor of n.item in the changed tree
-        seen = mods();
-        stack.length = 0;
-        for (let m = this.root; m !== null; ) {
-          if (this.compare(m.item, n.item) > 0) {
-            stack.push(m);
-            m = m.left;
-          } else m = m.right;
-        }
-        continue;
-      }
-      for (let m = n.right; m !== null; m = m.left) stack.push(m);
-    }
+  [Symbol.iterator](): Iterator<T> {
+    return new TreapIterator(this);
   }
 
   /** Does `pred` hold for some item (in ascending order, stopping at the first)? */
@@ -241,5 +219,23 @@ export abstract class Treap<T> implements Iterable<T> {
 
   toArray(): T[] {
     return Array.from(this);
+  }
+}
+
+/** The in-order walk of a treap (see `Treap[Symbol.iterator]`); reuses one result object. */
+class TreapIterator<T> implements Iterator<T> {
+  private started = false;
+  private last: T | undefined = undefined;
+  private readonly res: { done: boolean; value: T | undefined } = { done: false, value: undefined };
+  constructor(private readonly t: Treap<T>) {}
+
+  next(): IteratorResult<T> {
+    const x = this.started ? (this.last === undefined ? undefined : this.t.next(this.last)) : this.t.first();
+    this.started = true;
+    this.last = x;
+    const r = this.res;
+    r.done = x === undefined;
+    r.value = x;
+    return r as IteratorResult<T>;
   }
 }
