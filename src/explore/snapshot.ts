@@ -41,7 +41,7 @@ export interface SnapshotOptions {
  * property access site only ever sees one object (monomorphic), and compared before stored (most
  * fields are unchanged, and a store into an old object pays a write barrier).
  */
-type BatchRestorer = (objs: readonly object[], vals: readonly (readonly unknown[])[]) => void;
+type BatchRestorer = (objs: readonly object[], vals: readonly (readonly unknown[])[], force: boolean) => void;
 
 /** Objects per generated function: keeps each function small enough for the optimizing compiler. */
 const BATCH = 128;
@@ -52,10 +52,10 @@ function compileBatch(keyLists: readonly (readonly string[])[]): BatchRestorer {
     lines.push(`o = O[${i}]; v = V[${i}];`);
     keys.forEach((k, j) => {
       const p = `o[${JSON.stringify(k)}]`;
-      lines.push(`if (${p} !== v[${j}]) ${p} = v[${j}];`);
+      lines.push(`if (F || ${p} !== v[${j}]) ${p} = v[${j}];`);
     });
   });
-  return new Function('O', 'V', lines.join('\n')) as BatchRestorer;
+  return new Function('O', 'V', 'F', lines.join('\n')) as BatchRestorer;
 }
 
 /** The typed-array methods a snapshot uses (every typed array kind has them). */
@@ -140,7 +140,12 @@ export class WorldSnapshot {
       }
     }
     for (let i = 0; i < s.objs.length; i += BATCH) {
-      s.batches.push({ fn: compileBatch(keyLists.slice(i, i + BATCH)), objs: s.objs.slice(i, i + BATCH), vals: s.vals.slice(i, i + BATCH) });
+      const b = { fn: compileBatch(keyLists.slice(i, i + BATCH)), objs: s.objs.slice(i, i + BATCH), vals: s.vals.slice(i, i + BATCH) };
+      // Run every store once (writing the values just recorded: no change). A store that never
+      // ran has no type feedback, and the optimized function would deoptimize the first time an
+      // execution changes that field, again for each new field, until V8 stops optimizing it.
+      b.fn(b.objs, b.vals, true);
+      s.batches.push(b);
     }
     return s;
   }
@@ -148,7 +153,7 @@ export class WorldSnapshot {
   /** Put every recorded object back as it was at `take`. */
   restore(): void {
     try {
-      for (const b of this.batches) b.fn(b.objs, b.vals);
+      for (const b of this.batches) b.fn(b.objs, b.vals, false);
     } catch (e) {
       throw new SnapshotError(`restore failed (was a property of a world object deleted?): ${e instanceof Error ? e.message : String(e)}`);
     }

@@ -232,9 +232,11 @@ export const SWITCH_NAMES = Object.keys(MODERN) as (keyof ProfileSwitches)[];
 export function withSwitches(p: KernelProfile, over: Partial<ProfileSwitches>): KernelProfile {
   const keys = Object.keys(over);
   if (keys.length === 0) return p;
-  return { ...p, ...over, name: `${p.name}+${keys.map((k) => `${k}=${String(over[k as keyof ProfileSwitches])}`).join(',')}` };
+  return Object.freeze({ ...p, ...over, name: `${p.name}+${keys.map((k) => `${k}=${String(over[k as keyof ProfileSwitches])}`).join(',')}` });
 }
 
+// Profiles are never written: frozen, so that world snapshots (src/explore/snapshot.ts) skip them.
+for (const p of Object.values(PROFILES_MUT)) Object.freeze(p);
 export const PROFILES: Readonly<Record<string, KernelProfile>> = PROFILES_MUT;
 
 export function getProfile(name: string): KernelProfile | undefined {
