@@ -38,8 +38,14 @@ export interface HarnessOverride {
 
 function opStep(st: Step, last: boolean): (w: ScenarioWorld) => KGen<unknown> {
   const def = OPS[st.op]!;
+  // the step's own context (its process), built once per world: ops never write to it
+  let ctxOf: ScenarioWorld | null = null;
+  let ctx: ExecCtx | null = null;
   const fn = function* (w: ScenarioWorld): KGen<unknown> {
-    const ctx: ExecCtx = { ...w.ctx, proc: st.process };
+    if (ctxOf !== w || ctx === null) {
+      ctx = { ...w.ctx, proc: st.process };
+      ctxOf = w;
+    }
     const r = yield* def.run(ctx, st.args);
     if (r.ret >= 0 && st.args.as !== undefined && st.op !== 'mmap' && st.op !== 'mmap_bar' && st.op !== 'share_fd') {
       w.ctx.fds.set(String(st.args.as), { proc: st.process, fd: r.ret });
