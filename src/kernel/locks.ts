@@ -5,12 +5,20 @@
  * and which locks every thread holds, so that the explorer can check "no lock held on return to
  * user" and report deadlocks with the lock names.
  *
- * Acquisition is two-phase (see sched.ts): `lock()` yields an `acquire` point and takes the lock
- * when resumed; the runner only resumes it when `canAcquire` is true. Misuse (unlocking a lock
- * that the thread does not hold, taking a mutex twice) is a model bug and throws `LockMisuse`.
+ * Two ways to run, chosen by `LockDomain.interleaving` (see sched.ts):
+ *   - interleaving (the explorer drives the domain): acquisition is two-phase, `lock()` yields an
+ *     `acquire` point and takes the lock when resumed; the runner only resumes it when
+ *     `canAcquire` is true. Releases and trylocks yield a `point` as well;
+ *   - straight through (runSync, `Sys.call`): nothing else can run, so every operation takes
+ *     effect when called and returns a finished iterator (one shared object, no generator); a lock
+ *     that cannot be taken can never be released and throws `SelfDeadlock`, with the message
+ *     runSync gives when it finds the same `acquire` point disabled.
+ * Misuse (unlocking a lock that the thread does not hold, taking a mutex twice) is a model bug
+ * and throws `LockMisuse`.
  */
 import type { Acquirable, KGen, LockMode, ThreadRef, Yield } from './sched.js';
-import { point } from './sched.js';
+import { done, point } from './sched.js';
+import { SelfDeadlock } from './run-sync.js';
 
 export class LockMisuse extends Error {
   override name = 'LockMisuse';
@@ -19,6 +27,12 @@ export class LockMisuse extends Error {
 export class LockDomain {
   /** The thread whose generator is running now; set by the runner before every resume. */
   current: ThreadRef = { tid: 0, name: 'init' };
+  /**
+   * Is an interleaving runner (the explorer's runtime) driving this domain? Only then do lock
+   * operations and the kernel paths' scheduling points yield; otherwise (runSync, `Sys.call`) they
+   * take effect at once. Set by the runtime for the executions it drives, false otherwise.
+   */
+  interleaving = false;
   /** tid -> names of locks held, in acquisition order. */
   readonly held = new Map<number, string[]>();
 
@@ -42,7 +56,16 @@ export class LockDomain {
   heldBy(tid: number): readonly string[] {
     return this.held.get(tid) ?? [];
   }
+
+  /** A lock the current thread cannot take while nothing else runs: it never will (runSync's error). */
+  selfDeadlock(at: Yield): SelfDeadlock {
+    return new SelfDeadlock(`${this.current.name} blocks forever at ${at.label}`);
+  }
 }
+
+const DONE_VOID: KGen<void> = done(undefined);
+const DONE_TRUE: KGen<boolean> = done(true);
+const DONE_FALSE: KGen<boolean> = done(false);
 
 /** `struct mutex`: one owner, not recursive. */
 export class Mutex implements Acquirable {
@@ -66,26 +89,42 @@ export class Mutex implements Acquirable {
   }
 
   /** mutex_lock() */
-  *lock(): KGen<void> {
+  lock(): KGen<void> {
+    if (this.dom.interleaving) return this.lockY();
+    if (this.owner !== null) throw this.dom.selfDeadlock(this.y.lock);
+    this.take();
+    return DONE_VOID;
+  }
+  private *lockY(): KGen<void> {
     yield this.y.lock;
     this.take();
   }
 
   /** mutex_trylock(): 1 on success, 0 if held. */
-  *trylock(): KGen<boolean> {
+  trylock(): KGen<boolean> {
+    if (this.dom.interleaving) return this.trylockY();
+    return this.tryTake() ? DONE_TRUE : DONE_FALSE;
+  }
+  private *trylockY(): KGen<boolean> {
     yield this.y.trylock;
+    return this.tryTake();
+  }
+  private tryTake(): boolean {
     if (this.owner !== null) return false;
     this.take();
     return true;
   }
 
   /** mutex_unlock() */
-  *unlock(): KGen<void> {
+  unlock(): KGen<void> {
     const tid = this.dom.current.tid;
     if (this.owner !== tid) throw new LockMisuse(`${this.dom.current.name} unlocks ${this.name} owned by ${String(this.owner)}`);
     this.owner = null;
     this.dom.noteRelease(tid, this.name);
-    yield this.y.unlock;
+    return this.dom.interleaving ? this.pointY(this.y.unlock) : DONE_VOID;
+  }
+  private *pointY(y: Yield): KGen<void> {
+    yield y;
   }
 
   isHeldByCurrent(): boolean {
@@ -125,44 +164,62 @@ export class RwSem implements Acquirable {
   }
 
   /** down_read() */
-  *down_read(): KGen<void> {
-    yield this.y.down_read;
+  down_read(): KGen<void> {
+    if (this.dom.interleaving) return this.downY(this.y.down_read, false);
+    if (this.writer !== null) throw this.dom.selfDeadlock(this.y.down_read);
     this.takeRead();
+    return DONE_VOID;
   }
   /** down_write() / down_write_killable() (kills are not modelled: never returns -EINTR) */
-  *down_write(): KGen<void> {
-    yield this.y.down_write;
+  down_write(): KGen<void> {
+    if (this.dom.interleaving) return this.downY(this.y.down_write, true);
+    if (this.writer !== null || this.readers.size > 0) throw this.dom.selfDeadlock(this.y.down_write);
     this.takeWrite();
+    return DONE_VOID;
+  }
+  private *downY(y: Yield, write: boolean): KGen<void> {
+    yield y;
+    if (write) this.takeWrite();
+    else this.takeRead();
   }
   /** down_read_trylock(): true if taken. */
-  *down_read_trylock(): KGen<boolean> {
-    yield this.y.down_read_trylock;
-    if (!this.canAcquire(this.dom.current.tid, 'r')) return false;
-    this.takeRead();
-    return true;
+  down_read_trylock(): KGen<boolean> {
+    if (this.dom.interleaving) return this.trylockY(this.y.down_read_trylock, false);
+    return this.tryTake(false) ? DONE_TRUE : DONE_FALSE;
   }
   /** down_write_trylock(): true if taken. */
-  *down_write_trylock(): KGen<boolean> {
-    yield this.y.down_write_trylock;
-    if (!this.canAcquire(this.dom.current.tid, 'w')) return false;
-    this.takeWrite();
+  down_write_trylock(): KGen<boolean> {
+    if (this.dom.interleaving) return this.trylockY(this.y.down_write_trylock, true);
+    return this.tryTake(true) ? DONE_TRUE : DONE_FALSE;
+  }
+  private *trylockY(y: Yield, write: boolean): KGen<boolean> {
+    yield y;
+    return this.tryTake(write);
+  }
+  private tryTake(write: boolean): boolean {
+    if (!this.canAcquire(this.dom.current.tid, write ? 'w' : 'r')) return false;
+    if (write) this.takeWrite();
+    else this.takeRead();
     return true;
   }
-  *up_read(): KGen<void> {
+  up_read(): KGen<void> {
     const tid = this.dom.current.tid;
     const n = this.readers.get(tid) ?? 0;
     if (n === 0) throw new LockMisuse(`${this.dom.current.name} up_read(${this.name}) without holding it`);
     if (n === 1) this.readers.delete(tid);
     else this.readers.set(tid, n - 1);
     this.dom.noteRelease(tid, this.name);
-    yield this.y.up_read;
+    return this.dom.interleaving ? this.pointY(this.y.up_read) : DONE_VOID;
   }
-  *up_write(): KGen<void> {
+  up_write(): KGen<void> {
     const tid = this.dom.current.tid;
     if (this.writer !== tid) throw new LockMisuse(`${this.dom.current.name} up_write(${this.name}) without holding it`);
     this.writer = null;
     this.dom.noteRelease(tid, this.name);
-    yield this.y.up_write;
+    return this.dom.interleaving ? this.pointY(this.y.up_write) : DONE_VOID;
+  }
+  private *pointY(y: Yield): KGen<void> {
+    yield y;
   }
 
   private takeRead(): void {

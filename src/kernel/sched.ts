@@ -1,17 +1,30 @@
 /**
  * Scheduling points: the contract between kernel paths and whoever runs them.
  *
- * Every kernel path in the model is a generator function (`KGen<T>`). It yields a `Yield` at every
- * place where the real kernel could be preempted or block in a way that matters to another thread:
- * lock acquire (before taking it), lock release (after dropping it), refcount and accounting steps,
- * callbacks into drivers. The same generator is
- *   - run straight through by `runSync` (src/kernel/run-sync.ts) for the scenario runner and the API;
- *   - interleaved with other threads by the concurrency explorer (src/explore/).
+ * Every kernel path in the model is a generator function (`KGen<T>`). Where the real kernel could
+ * be preempted or block in a way that matters to another thread (lock acquire, before taking it;
+ * lock release, after dropping it; refcount and accounting steps; callbacks into drivers) it has
+ * a scheduling point. The same path is
+ *   - interleaved with other threads by the concurrency explorer (src/explore/), which sets
+ *     `LockDomain.interleaving` for the executions it drives: then every scheduling point is
+ *     yielded as a `Yield`;
+ *   - run straight through by `runSync` (src/kernel/run-sync.ts) for the scenario runner and the
+ *     API (`Sys.call`), with `interleaving` false: nothing else can run, so a point changes nothing
+ *     and is not yielded at all. Lock operations take effect when called and return a finished
+ *     iterator (`done`), and paths guard their other points with the flag
+ *     (`if (k.locks.interleaving) yield point(...)`), so a straight-through call allocates no
+ *     generator for a lock and no `Yield` for a point.
+ * Points are yielded only when an interleaving runner drives the lock domain. Whether a given
+ * point is skipped in straight-through mode must not change any result: the only thing runSync
+ * does at a point is check that it is enabled, and a point is always enabled. `wait` yields are
+ * the exception: they are yielded in both modes (runSync checks that the condition holds now,
+ * else reports `SelfDeadlock`). src/scenario/modes.test.ts runs every scenario both ways.
  *
  * Rules for kernel paths:
- *   - never block in JS: to take a lock, `yield* lock.lock()` (see locks.ts), which yields an
- *     `acquire` point; the runner resumes the generator only once the lock can be granted, and the
- *     generator then takes it;
+ *   - never block in JS: to take a lock, `yield* lock.lock()` (see locks.ts), which, when
+ *     interleaving, yields an `acquire` point; the runner resumes the generator only once the
+ *     lock can be granted, and the generator then takes it;
+ *   - call a lock operation only as the operand of `yield*` (it may take effect at the call);
  *   - `current` (the thread the path runs on) is `k.current`, set by the runner before each resume;
  *   - no Math.random / Date.now: the model is deterministic, which is what makes replay possible.
  */
@@ -50,6 +63,24 @@ export type KGen<T> = Generator<Yield, T, undefined>;
  */
 export function* kret<T>(v: T): KGen<T> {
   return v;
+}
+
+/**
+ * A kernel path that has already finished with `value`: what lock operations return when they take
+ * effect at once (straight-through mode). `yield* done(v)` yields nothing and evaluates to `v`;
+ * the object holds no state, so one instance per value is shared by every caller.
+ */
+export function done<T>(value: T): KGen<T> {
+  const r: IteratorReturnResult<T> = { done: true, value };
+  const g: KGen<T> = {
+    next: () => r,
+    return: (v: T) => ({ done: true, value: v }),
+    throw: (e: unknown) => {
+      throw e;
+    },
+    [Symbol.iterator]: () => g,
+  };
+  return g;
 }
 
 /** A scheduling point that is not a lock operation. */

@@ -121,7 +121,6 @@ export class Runtime<W> {
     r.outcome = OK;
     r.pruned = false;
     r.lastDeviation = -1;
-    const choices = r.choices;
 
     let w: W;
     let dom: LockDomain;
@@ -138,6 +137,21 @@ export class Runtime<W> {
       return r;
     }
     r.world = w;
+    // this runtime interleaves the domain's threads: every scheduling point must be yielded
+    const wasInterleaving = dom.interleaving;
+    dom.interleaving = true;
+    try {
+      this.execute(sched, tracer, w, dom, specs);
+    } finally {
+      dom.interleaving = wasInterleaving;
+    }
+    return r;
+  }
+
+  private execute(sched: Scheduler, tracer: Tracer | undefined, w: W, dom: LockDomain, specs: readonly ThreadSpec<W>[]): void {
+    const h = this.harness;
+    const r = this.result;
+    const choices = r.choices;
     const T = specs.length;
     let p = this.point;
     if (p.enabled.length < T) {
@@ -329,7 +343,6 @@ export class Runtime<W> {
     r.decisions = decisions;
     r.preemptions = preemptions;
     r.hash = (h1 >>> 0) * 0x200000 + (h2 >>> 11);
-    return r;
   }
 
   private deadlock(specs: readonly ThreadSpec<W>[], refs: ThreadRef[], heldBy: (tid: number) => readonly string[]): Outcome {
