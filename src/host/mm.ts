@@ -16,7 +16,16 @@ import { RwSem } from '../kernel/locks.js';
 import type { PhysMem } from './physmem.js';
 import { ZERO_PFN } from './physmem.js';
 import type { Runs } from './run.js';
-import { runsEnd, sliceRuns } from './run.js';
+import { firstSlice, runsEnd, sliceRuns } from './run.js';
+
+/** The first populated run containing `vpage` (`pop.find(...)` without a closure). */
+function popAt(pop: readonly Runs[], vpage: number): Runs | undefined {
+  for (let i = 0; i < pop.length; i++) {
+    const x = pop[i] as Runs;
+    if (vpage >= x.start && vpage < runsEnd(x)) return x;
+  }
+  return undefined;
+}
 
 export type Backing = '4k' | 'thp' | 'hugetlb-2M' | 'hugetlb-1G';
 
@@ -229,7 +238,7 @@ export class Mm {
     if (!v || v.pfnmap) return -EFAULT;
     if (write ? !v.write : !v.read) return -EFAULT;
     const limit = Math.min(max, v.start + v.npages - vpage);
-    let r = v.pop.find((x) => vpage >= x.start && vpage < runsEnd(x));
+    let r = popAt(v.pop, vpage);
     if (!r) {
       const hugetlb = v.backing === 'hugetlb-2M' || v.backing === 'hugetlb-1G';
       if (!write && !hugetlb) {
@@ -239,11 +248,11 @@ export class Mm {
         return { start: vpage, pfn: ZERO_PFN, len: 1, count: n, stride: 0, reserved: this.phys.isInvalidReserved(ZERO_PFN) };
       }
       this.populate(v, vpage, limit);
-      r = v.pop.find((x) => vpage >= x.start && vpage < runsEnd(x));
+      r = popAt(v.pop, vpage);
       if (!r) return -EFAULT;
     }
     // sliceRuns puts a partial first run alone in front of the whole runs
-    const first = sliceRuns(r, vpage, vpage + limit)[0];
+    const first = firstSlice(r, vpage, vpage + limit);
     if (!first) return -EFAULT;
     // spelled out: `{ ...first, reserved: false }` takes V8's slow path (~0.7 µs per call)
     return { start: first.start, pfn: first.pfn, len: first.len, count: first.count, stride: first.stride, reserved: false };

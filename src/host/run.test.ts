@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import type { Runs } from './run.js';
-import { eachRun, normalize, pfnAt, runsEnd, runsPages, sliceRuns } from './run.js';
+import { eachRun, firstSlice, normalize, pfnAt, runsEnd, runsPages, sliceRuns } from './run.js';
 
 /** 3 runs of 4 pages, 8 pfns apart: pages 100..111 -> pfns 1000-1003, 1008-1011, 1016-1019 */
 const R: Runs = { start: 100, pfn: 1000, len: 4, count: 3, stride: 8 };
@@ -75,6 +75,14 @@ describe('sliceRuns', () => {
           for (let i = p.start; i < runsEnd(p); i++) expect(pfnAt(p, i)).toBe(pfnAt(r, i));
           next = runsEnd(p);
         }
+      }),
+    );
+  });
+
+  it('firstSlice is the first piece of sliceRuns, without the array', () => {
+    fc.assert(
+      fc.property(runsArb, fc.integer({ min: -20, max: 1200 }), fc.integer({ min: 0, max: 120 }), (r, from, n) => {
+        expect(firstSlice(r, from, from + n)).toEqual(sliceRuns(r, from, from + n)[0]);
       }),
     );
   });

@@ -75,6 +75,26 @@ export function sliceRuns(r: Runs, from: number, to: number): Runs[] {
   return out;
 }
 
+/**
+ * `sliceRuns(r, from, to)[0]` without building the array (the GUP of a single page asks only for
+ * the first piece): undefined when the slice is empty.
+ */
+export function firstSlice(r: Runs, from: number, to: number): Runs | undefined {
+  const a = Math.max(from, r.start);
+  const b = Math.min(to, runsEnd(r));
+  if (a >= b) return undefined;
+  const offA = a - r.start;
+  const kA = Math.floor(offA / r.len);
+  const inA = offA - kA * r.len;
+  if (inA !== 0) {
+    const n = Math.min(r.len - inA, b - a);
+    return { start: a, pfn: r.pfn + kA * r.stride + inA, len: n, count: 1, stride: n };
+  }
+  const whole = Math.floor((b - a) / r.len);
+  if (whole > 0) return normalize({ start: a, pfn: r.pfn + kA * r.stride, len: r.len, count: whole, stride: r.stride });
+  return { start: a, pfn: r.pfn + kA * r.stride, len: b - a, count: 1, stride: b - a };
+}
+
 /** Iterate every contiguous run (expensive for huge `count`; use only where the kernel would too). */
 export function* eachRun(r: Runs): Generator<{ start: number; pfn: number; len: number }> {
   for (let k = 0; k < r.count; k++) yield { start: r.start + k * r.len, pfn: r.pfn + k * r.stride, len: r.len };

@@ -94,15 +94,21 @@ export class Kernel {
 
   /** Fail the nth call (1-based) of one named site, e.g. `kzalloc(vfio_pfn)`. */
   failSite: { site: string; nth: number } | null = null;
-  private readonly siteCounts = new Map<string, number>();
+  /** Calls of each site so far (a counter object per site: one map lookup per call). */
+  private readonly siteCounts = new Map<string, { n: number }>();
 
   /** Should this fallible call site (an allocation, iommu_map, GUP ...) fail now? */
   failNth(site: string): boolean {
+    // the site names are recorded only for the fail-nth sweep, which asks for them
     if (this.recordSites) this.failSites.push(site);
     else this.siteCount++;
-    const n = (this.siteCounts.get(site) ?? 0) + 1;
-    this.siteCounts.set(site, n);
-    if (this.failSite && this.failSite.site === site && this.failSite.nth === n) return true;
+    let c = this.siteCounts.get(site);
+    if (c === undefined) {
+      c = { n: 0 };
+      this.siteCounts.set(site, c);
+    }
+    const n = ++c.n;
+    if (this.failSite !== null && this.failSite.site === site && this.failSite.nth === n) return true;
     return this.failAt > 0 && this.sitesReached() === this.failAt;
   }
 

@@ -142,7 +142,13 @@ export class Mutex implements Acquirable {
 /** `struct rw_semaphore`: many readers or one writer (no writer preference modelled). */
 export class RwSem implements Acquirable {
   writer: number | null = null;
-  readonly readers = new Map<number, number>();
+  /**
+   * Readers: the threads holding it for read, in the order they first took it, and how many
+   * times each holds it (two arrays, not a Map: a Map that empties on every up_read reallocates
+   * its table each time, which dominated the mmap_lock cost of a vendor pin).
+   */
+  readonly readerTids: number[] = [];
+  readonly readerCounts: number[] = [];
   /** The scheduling points this semaphore yields, built once. */
   private readonly y: Readonly<Record<'down_read' | 'down_write' | 'down_read_trylock' | 'down_write_trylock' | 'up_read' | 'up_write', Yield>>;
   constructor(
@@ -160,7 +166,7 @@ export class RwSem implements Acquirable {
   }
 
   canAcquire(_tid: number, mode: LockMode): boolean {
-    return mode === 'r' ? this.writer === null : this.writer === null && this.readers.size === 0;
+    return mode === 'r' ? this.writer === null : this.writer === null && this.readerTids.length === 0;
   }
 
   /** down_read() */
@@ -173,7 +179,7 @@ export class RwSem implements Acquirable {
   /** down_write() / down_write_killable() (kills are not modelled: never returns -EINTR) */
   down_write(): KGen<void> {
     if (this.dom.interleaving) return this.downY(this.y.down_write, true);
-    if (this.writer !== null || this.readers.size > 0) throw this.dom.selfDeadlock(this.y.down_write);
+    if (this.writer !== null || this.readerTids.length > 0) throw this.dom.selfDeadlock(this.y.down_write);
     this.takeWrite();
     return DONE_VOID;
   }
@@ -204,10 +210,18 @@ export class RwSem implements Acquirable {
   }
   up_read(): KGen<void> {
     const tid = this.dom.current.tid;
-    const n = this.readers.get(tid) ?? 0;
-    if (n === 0) throw new LockMisuse(`${this.dom.current.name} up_read(${this.name}) without holding it`);
-    if (n === 1) this.readers.delete(tid);
-    else this.readers.set(tid, n - 1);
+    const tids = this.readerTids;
+    const i = tids.length === 1 && tids[0] === tid ? 0 : tids.indexOf(tid);
+    if (i < 0) throw new LockMisuse(`${this.dom.current.name} up_read(${this.name}) without holding it`);
+    const n = this.readerCounts[i] as number;
+    if (n > 1) this.readerCounts[i] = n - 1;
+    else if (i === tids.length - 1) {
+      tids.pop();
+      this.readerCounts.pop();
+    } else {
+      tids.splice(i, 1);
+      this.readerCounts.splice(i, 1);
+    }
     this.dom.noteRelease(tid, this.name);
     return this.dom.interleaving ? this.pointY(this.y.up_read) : DONE_VOID;
   }
@@ -225,12 +239,16 @@ export class RwSem implements Acquirable {
   private takeRead(): void {
     const tid = this.dom.current.tid;
     if (this.writer !== null) throw new LockMisuse(`${this.name}: read while write-held`);
-    this.readers.set(tid, (this.readers.get(tid) ?? 0) + 1);
+    const i = this.readerTids.indexOf(tid);
+    if (i < 0) {
+      this.readerTids.push(tid);
+      this.readerCounts.push(1);
+    } else this.readerCounts[i] = (this.readerCounts[i] as number) + 1;
     this.dom.noteAcquire(tid, this.name);
   }
   private takeWrite(): void {
     const tid = this.dom.current.tid;
-    if (this.writer !== null || this.readers.size > 0) throw new LockMisuse(`${this.name}: write while held`);
+    if (this.writer !== null || this.readerTids.length > 0) throw new LockMisuse(`${this.name}: write while held`);
     this.writer = tid;
     this.dom.noteAcquire(tid, this.name);
   }

@@ -299,7 +299,7 @@ export class Sys {
     const mm = this.proc(proc).p.mm;
     if (!mm) return -EINVAL;
     yield* mm.mmap_lock.down_write();
-    yield point(label);
+    if (this.k.locks.interleaving) yield point(label);
     const r = op(mm);
     yield* mm.mmap_lock.up_write();
     return r;

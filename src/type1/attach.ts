@@ -217,7 +217,7 @@ export function* vfio_iommu_unmap_unpin_reaccount(k: Kernel, iommu: VfioIommu): 
   if (k.profile.reaccountTwoStep) {
     // v9: uncharge every IOMMU pin first ...
     for (const dma of iommu.dma_list) yield* vfio_unmap_unpin(k, iommu, dma, true);
-    yield point('vfio_iommu_unmap_unpin_reaccount: between uncharge and re-charge');
+    if (k.locks.interleaving) yield point('vfio_iommu_unmap_unpin_reaccount: between uncharge and re-charge');
     // ... then re-charge every external pin (reserved or not) in a second, separate step
     for (const dma of iommu.dma_list) if (dma.pfn_list.size) yield* vfio_lock_acct(k, dma, dma.pfn_list.size, true);
     return;

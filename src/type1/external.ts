@@ -27,8 +27,15 @@ export interface Iova {
 }
 
 export function iovaOf(b: bigint): Iova {
+  if (b >= 0n && b <= MAX_SAFE) {
+    // one conversion, no intermediate bigints (exact below 2^53)
+    const n = Number(b);
+    const off = n % 4096;
+    return { page: (n - off) / 4096, off };
+  }
   return { page: Number(b >> 12n), off: Number(b & 0xfffn) };
 }
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
 /** vfio_find_dma(iommu, iova, PAGE_SIZE) for a byte IOVA */
 function findDmaPage(iommu: VfioIommu, a: Iova): VfioDma | undefined {
@@ -88,7 +95,8 @@ export interface PinResult {
 }
 
 function addIova(a: Iova, pages: number): Iova {
-  return { page: a.page + pages, off: a.off };
+  // Iova values are never modified: the first page reuses the caller's
+  return pages === 0 ? a : { page: a.page + pages, off: a.off };
 }
 
 /** vfio_iommu_type1_pin_pages(iommu, iommu_group, user_iova, npage, prot, pages) */

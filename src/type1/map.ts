@@ -71,7 +71,7 @@ export function* vfio_pin_map_dma(k: Kernel, iommu: VfioIommu, dma: VfioDma, npa
     const n = runsPages(b);
     size -= n;
     dma.size += n;
-    yield point('vfio_pin_map_dma:chunk', `dma@${dma.iova}`);
+    if (k.locks.interleaving) yield point('vfio_pin_map_dma:chunk', `dma@${dma.iova}`);
   }
   dma.iommu_mapped = true;
   if (ret) yield* vfio_remove_dma(k, iommu, dma);

@@ -84,7 +84,7 @@ export function* vfio_pin_pages_remote(k: Kernel, dma: VfioDma, vaddr: number, n
   const iova0 = vaddr - dma.vaddr + dma.iova;
 
   yield* mm.mmap_lock.down_read();
-  yield point('pin_user_pages_remote');
+  if (k.locks.interleaving) yield point('pin_user_pages_remote');
   let b = vaddr_get_pfns(k, mm, vaddr, npage, dma.prot);
   if (typeof b === 'number') {
     yield* mm.mmap_lock.up_read();

@@ -133,7 +133,7 @@ export function* vfio_dma_do_unmap(k: Kernel, iommu: VfioIommu, unmap: DmaUnmapA
         unmapped += dma.size;
         n = iommu.dma_list.next(dma);
         yield* vfio_remove_dma(k, iommu, dma);
-        yield point('vfio_dma_do_unmap:removed');
+        if (k.locks.interleaving) yield point('vfio_dma_do_unmap:removed');
       }
       if (!restart) break;
     }

@@ -10,6 +10,7 @@
 import { E2BIG, EINVAL, ENODEV, ENOTTY, EPERM } from '../util/errno.js';
 import type { Kernel } from '../kernel/kernel.js';
 import type { KGen } from '../kernel/sched.js';
+import { done } from '../kernel/sched.js';
 import { VFIO_GROUP_NOTIFY, VFIO_GROUP_NOTIFY_SET_KVM, VFIO_IOMMU_NOTIFY, VFIO_PIN_PAGES_MAX_ENTRIES } from '../uapi/vfio.js';
 import type { PinResult } from '../type1/external.js';
 import {
@@ -31,29 +32,36 @@ function tooMany(npage: number): boolean {
   return npage < 0 || npage > VFIO_PIN_PAGES_MAX_ENTRIES;
 }
 
-/** vfio_pin_pages(device, iova, npage, prot, pages) */
-export function* vfio_pin_pages(k: Kernel, vdev: VfioDevice, iova: bigint, npage: number, prot: number): KGen<PinResult> {
-  if (!npage || k.klog.WARN_ON(vdev.open_count === 0, 'vfio_assert_device_open', 'vfio_pin_pages')) return { ret: -EINVAL, pfns: [] };
-  if (tooMany(npage)) return { ret: -E2BIG, pfns: [] };
+/**
+ * vfio_pin_pages(device, iova, npage, prot, pages). A tail call into the IOMMU driver: not a
+ * generator of its own, it returns the driver's path (or a finished one), which saves a generator
+ * level on every vendor pin. Like every kernel path it is only used as the operand of `yield*`,
+ * so its checks run at the same moment either way.
+ */
+export function vfio_pin_pages(k: Kernel, vdev: VfioDevice, iova: bigint, npage: number, prot: number): KGen<PinResult> {
+  if (!npage || k.klog.WARN_ON(vdev.open_count === 0, 'vfio_assert_device_open', 'vfio_pin_pages')) return done({ ret: -EINVAL, pfns: [] });
+  if (tooMany(npage)) return done({ ret: -E2BIG, pfns: [] });
   const c = vdev.group.container;
   if (!c || c.iommu_driver !== 'type1' || !c.iommu_data || !k.iommuDriverHasPinPages) {
     if (k.profile.pinMissingOpReturnsZero) {
       // v9: `ret` was already 0 when the driver had no pin_pages op
       k.violation('pin_returned_zero', `vfio_pin_pages(npage=${npage}) returned 0 without pinning: the IOMMU driver has no pin_pages`);
-      return { ret: 0, pfns: [] };
+      return done({ ret: 0, pfns: [] });
     }
-    return { ret: -ENOTTY, pfns: [] };
+    return done({ ret: -ENOTTY, pfns: [] });
   }
-  return yield* vfio_iommu_type1_pin_pages(k, c.iommu_data, vdev.group.iommu_group, iovaOf(iova), npage, prot);
+  return vfio_iommu_type1_pin_pages(k, c.iommu_data, vdev.group.iommu_group, iovaOf(iova), npage, prot);
 }
 
-/** vfio_unpin_pages(device, iova, npage): void; misuse is a WARN. */
-export function* vfio_unpin_pages(k: Kernel, vdev: VfioDevice, iova: bigint, npage: number): KGen<void> {
-  if (k.klog.WARN_ON(vdev.open_count === 0, 'vfio_assert_device_open', 'vfio_unpin_pages')) return;
-  if (k.klog.WARN_ON(npage <= 0 || npage > VFIO_PIN_PAGES_MAX_ENTRIES, 'vfio_unpin_pages:npage', 'vfio_unpin_pages')) return;
+const RETURNED = done(undefined);
+
+/** vfio_unpin_pages(device, iova, npage): void; misuse is a WARN. A tail call, as vfio_pin_pages. */
+export function vfio_unpin_pages(k: Kernel, vdev: VfioDevice, iova: bigint, npage: number): KGen<void> {
+  if (k.klog.WARN_ON(vdev.open_count === 0, 'vfio_assert_device_open', 'vfio_unpin_pages')) return RETURNED;
+  if (k.klog.WARN_ON(npage <= 0 || npage > VFIO_PIN_PAGES_MAX_ENTRIES, 'vfio_unpin_pages:npage', 'vfio_unpin_pages')) return RETURNED;
   const c = vdev.group.container;
-  if (k.klog.WARN_ON(!c?.iommu_data, 'vfio_unpin_pages:no_container', 'vfio_unpin_pages')) return;
-  yield* vfio_iommu_type1_unpin_pages(k, c!.iommu_data!, iovaOf(iova), npage);
+  if (k.klog.WARN_ON(!c?.iommu_data, 'vfio_unpin_pages:no_container', 'vfio_unpin_pages')) return RETURNED;
+  return vfio_iommu_type1_unpin_pages(k, c!.iommu_data!, iovaOf(iova), npage);
 }
 
 /** vfio_dma_rw(device, iova, data, len, write) */

@@ -32,6 +32,7 @@ import { VFIO_IOMMU_NOTIFY, VFIO_IOMMU_NOTIFY_DMA_UNMAP, VFIO_PIN_PAGES_MAX_ENTR
 import type { NotifierBlock } from '../../kernel/notifier.js';
 import type { DmaUnmapNotice } from '../../type1/vfio_iommu.js';
 import type { PinResult } from '../../type1/external.js';
+import { SteadyMap } from '../../util/steady-map.js';
 
 /**
  * How the driver answers dma_unmap: honour it, ignore the first N calls, never, or unpin but pin
@@ -41,7 +42,7 @@ export type UnmapPolicy = { kind: 'unpin' } | { kind: 'ignore'; n: number } | { 
 
 export class PinState {
   /** IOVA (bytes) -> times pinned and not yet unpinned */
-  readonly pins = new Map<bigint, number>();
+  readonly pins = new SteadyMap<bigint, number>();
   dma_unmap_calls = 0;
   /** (iova, size) in bytes of every dma_unmap call received, in order */
   readonly dma_unmap_ranges: [bigint, bigint][] = [];
@@ -94,11 +95,11 @@ export function* driverPin(k: Kernel, vdev: VfioDevice, iova: bigint, npage: num
   const lock = driverLock(k, vdev);
   if (lock) yield* lock.lock();
   const r = yield* vfio_pin_pages(k, vdev, iova, npage, prot);
-  if (!lock) yield point(`${vdev.ops.name}: pinned, about to record the pin`);
+  if (!lock && k.locks.interleaving) yield point(`${vdev.ops.name}: pinned, about to record the pin`);
   if (r.ret > 0) {
     const st = pinState(vdev);
     for (let i = 0; i < r.ret; i++) {
-      const a = iova + (BigInt(i) << 12n);
+      const a = i === 0 ? iova : iova + (BigInt(i) << 12n);
       st.pins.set(a, (st.pins.get(a) ?? 0) + 1);
     }
   }
@@ -114,7 +115,7 @@ export function* driverPinPfns(k: Kernel, vdev: VfioDevice, user_pfn: readonly n
   const lock = driverLock(k, vdev);
   if (lock) yield* lock.lock();
   const r = yield* vfio_pin_pages_user_pfn(k, vdev, user_pfn, npage, prot);
-  if (!lock) yield point(`${vdev.ops.name}: pinned, about to record the pin`);
+  if (!lock && k.locks.interleaving) yield point(`${vdev.ops.name}: pinned, about to record the pin`);
   if (r.ret > 0) {
     const st = pinState(vdev);
     for (let i = 0; i < r.ret; i++) {
@@ -153,7 +154,7 @@ export function* driverUnpin(k: Kernel, vdev: VfioDevice, iova: bigint, npage: n
   // vfio core refuses npage outside 1..512 with a WARN and unpins nothing: keep the record
   if (npage <= 0 || npage > VFIO_PIN_PAGES_MAX_ENTRIES) return 0;
   const st = pinState(vdev);
-  for (let i = 0; i < npage; i++) forget(st, iova + (BigInt(i) << 12n));
+  for (let i = 0; i < npage; i++) forget(st, i === 0 ? iova : iova + (BigInt(i) << 12n));
   return 0;
 }
 
