@@ -136,8 +136,20 @@ export function runStep(ctx: ExecCtx, st: Step): StepRecord {
   return rec;
 }
 
-export function runScenario(sc: Scenario): ScenarioResult {
+export interface RunOptions {
+  /**
+   * Run every step with the lock domain marked as driven by an interleaving runner, so that every
+   * scheduling point is yielded and runSync resumes each one (the explorer's view of a single
+   * thread). Results must be the same as straight through: src/scenario/modes.test.ts checks it.
+   */
+  interleaving?: boolean;
+  /** Called after every step that ran, with its record. */
+  afterStep?: (ctx: ExecCtx, rec: StepRecord) => void;
+}
+
+export function runScenario(sc: Scenario, o: RunOptions = {}): ScenarioResult {
   const ctx = newContext(sc);
+  if (o.interleaving === true) ctx.sys.k.locks.interleaving = true;
   const steps: StepRecord[] = [];
   let stopped = false;
   let modelError: string | undefined;
@@ -151,6 +163,7 @@ export function runScenario(sc: Scenario): ScenarioResult {
     try {
       const rec = runStep(ctx, st);
       steps.push(rec);
+      o.afterStep?.(ctx, rec);
       if (rec.fatal) stopped = true;
     } catch (e) {
       modelError = `step ${st.index} (line ${st.line}, ${st.op}): internal model error: ${(e as Error).name}: ${(e as Error).message}`;
