@@ -2,6 +2,11 @@
  * Runs a kernel path straight through on one thread: the synchronous driver used by the scenario
  * runner and the library API. A lock that cannot be taken here can never be released (nothing
  * else runs), so it is reported as a self-deadlock, not waited for.
+ *
+ * Usually the lock domain is not interleaving (see sched.ts): locks then take effect without
+ * yielding (and throw the same SelfDeadlock themselves), and what reaches this loop is `wait`
+ * yields and unguarded points. With the domain interleaving it resumes every point, as a
+ * single-thread explorer would (src/scenario/modes.test.ts compares the two).
  */
 import type { LockDomain } from './locks.js';
 import type { KGen, ThreadRef } from './sched.js';
