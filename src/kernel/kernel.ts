@@ -94,20 +94,25 @@ export class Kernel {
 
   /** Fail the nth call (1-based) of one named site, e.g. `kzalloc(vfio_pfn)`. */
   failSite: { site: string; nth: number } | null = null;
-  /** Calls of each site so far (a counter object per site: one map lookup per call). */
-  private readonly siteCounts = new Map<string, { n: number }>();
+  /**
+   * Calls of each site so far: the names in the order first reached, and the counts. Two arrays
+   * rather than a Map: there are a handful of sites, the names are string literals (compared by
+   * identity first), and a vendor pin reaches three of them.
+   */
+  private readonly siteNames: string[] = [];
+  private readonly siteCalls: number[] = [];
 
   /** Should this fallible call site (an allocation, iommu_map, GUP ...) fail now? */
   failNth(site: string): boolean {
     // the site names are recorded only for the fail-nth sweep, which asks for them
     if (this.recordSites) this.failSites.push(site);
     else this.siteCount++;
-    let c = this.siteCounts.get(site);
-    if (c === undefined) {
-      c = { n: 0 };
-      this.siteCounts.set(site, c);
-    }
-    const n = ++c.n;
+    const i = this.siteNames.indexOf(site);
+    let n = 1;
+    if (i < 0) {
+      this.siteNames.push(site);
+      this.siteCalls.push(1);
+    } else n = this.siteCalls[i] = (this.siteCalls[i] as number) + 1;
     if (this.failSite !== null && this.failSite.site === site && this.failSite.nth === n) return true;
     return this.failAt > 0 && this.sitesReached() === this.failAt;
   }

@@ -36,13 +36,30 @@ export class LockDomain {
   /** tid -> names of locks held, in acquisition order. */
   readonly held = new Map<number, string[]>();
 
-  noteAcquire(tid: number, name: string): void {
+  /**
+   * The last thread whose list was looked up, and that list (a cache, not state: `held` entries
+   * are created once per thread and never replaced, so it cannot go stale).
+   */
+  #tid = -1;
+  #list: string[] | undefined = undefined;
+
+  private listOf(tid: number): string[] | undefined {
+    if (tid === this.#tid) return this.#list;
     const l = this.held.get(tid);
+    if (l !== undefined) {
+      this.#tid = tid;
+      this.#list = l;
+    }
+    return l;
+  }
+
+  noteAcquire(tid: number, name: string): void {
+    const l = this.listOf(tid);
     if (l) l.push(name);
     else this.held.set(tid, [name]);
   }
   noteRelease(tid: number, name: string): void {
-    const l = this.held.get(tid);
+    const l = this.listOf(tid);
     if (l !== undefined && l[l.length - 1] === name) {
       // the common case, releasing the lock taken last: no search, no splice (the list stays,
       // empty, for the thread's next lock: no allocation per lock operation)
@@ -182,6 +199,23 @@ export class RwSem implements Acquirable {
     if (this.writer !== null || this.readerTids.length > 0) throw this.dom.selfDeadlock(this.y.down_write);
     this.takeWrite();
     return DONE_VOID;
+  }
+  /**
+   * down_write(); body(); up_write(): a write-side critical section as one path. Interleaving, it
+   * yields exactly what the three steps yield; straight through it needs no generator at all.
+   */
+  write_locked<T>(body: () => T): KGen<T> {
+    if (this.dom.interleaving) return this.writeLockedY(body);
+    this.down_write();
+    const r = body();
+    this.up_write();
+    return done(r);
+  }
+  private *writeLockedY<T>(body: () => T): KGen<T> {
+    yield* this.down_write();
+    const r = body();
+    yield* this.up_write();
+    return r;
   }
   private *downY(y: Yield, write: boolean): KGen<void> {
     yield y;

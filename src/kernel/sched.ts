@@ -67,20 +67,30 @@ export function* kret<T>(v: T): KGen<T> {
 
 /**
  * A kernel path that has already finished with `value`: what lock operations return when they take
- * effect at once (straight-through mode). `yield* done(v)` yields nothing and evaluates to `v`;
- * the object holds no state, so one instance per value is shared by every caller.
+ * effect at once (straight-through mode). `yield* done(v)` yields nothing and evaluates to `v`.
+ * The object is its own iterator result (`{ done: true, value }`), so it costs one allocation, and
+ * it holds no state: the lock operations share one instance per value. One class, so every
+ * `yield*` site sees the same `next`.
  */
 export function done<T>(value: T): KGen<T> {
-  const r: IteratorReturnResult<T> = { done: true, value };
-  const g: KGen<T> = {
-    next: () => r,
-    return: (v: T) => ({ done: true, value: v }),
-    throw: (e: unknown) => {
-      throw e;
-    },
-    [Symbol.iterator]: () => g,
-  };
-  return g;
+  return new Finished(value);
+}
+
+class Finished<T> implements KGen<T>, IteratorReturnResult<T> {
+  readonly done = true as const;
+  constructor(readonly value: T) {}
+  next(): IteratorReturnResult<T> {
+    return this;
+  }
+  return(v: T): IteratorReturnResult<T> {
+    return { done: true, value: v };
+  }
+  throw(e: unknown): never {
+    throw e;
+  }
+  [Symbol.iterator](): Finished<T> {
+    return this;
+  }
 }
 
 /** A scheduling point that is not a lock operation. */

@@ -7,6 +7,7 @@
 import { EINTR, ENOMEM, ESRCH } from '../util/errno.js';
 import type { Kernel } from '../kernel/kernel.js';
 import type { KGen } from '../kernel/sched.js';
+import { done } from '../kernel/sched.js';
 import type { Mm } from '../host/mm.js';
 import type { Task } from '../host/task.js';
 import type { VfioDma } from './vfio_iommu.js';
@@ -26,14 +27,14 @@ export function __account_locked_vm(k: Kernel, mm: Mm, pages: number, inc: boole
   return 0;
 }
 
-/** mm_lock_acct(): take mmap_lock for write and account. */
-export function* mm_lock_acct(k: Kernel, task: Task, mm: Mm, lock_cap: boolean, npage: number): KGen<number> {
+/**
+ * mm_lock_acct(): take mmap_lock for write and account. Not a generator of its own (it runs on
+ * every charge of a vendor pin): its one critical section is `write_locked`.
+ */
+export function mm_lock_acct(k: Kernel, task: Task, mm: Mm, lock_cap: boolean, npage: number): KGen<number> {
   // mmap_write_lock_killable(): -EINTR when a fatal signal is pending
-  if (k.failNth('mmap_write_lock_killable')) return -EINTR;
-  yield* mm.mmap_lock.down_write();
-  const ret = __account_locked_vm(k, mm, Math.abs(npage), npage > 0, task, lock_cap);
-  yield* mm.mmap_lock.up_write();
-  return ret;
+  if (k.failNth('mmap_write_lock_killable')) return done(-EINTR);
+  return mm.mmap_lock.write_locked(() => __account_locked_vm(k, mm, Math.abs(npage), npage > 0, task, lock_cap));
 }
 
 /** CAP_IPC_LOCK as the profile evaluates it: dma->lock_cap (MAP-time snapshot) or the caller's now. */
