@@ -74,6 +74,16 @@ export class LockDomain {
     return this.held.get(tid) ?? [];
   }
 
+  /**
+   * A lock taken while no thread runs (`current` is still the initial tid 0): a path that takes
+   * effect when called (a lock operation, `andThen`, a tail call) was called outside a runner, e.g.
+   * `runSync(dom, t, m.lock())`, which takes the lock before runSync makes `t` current. Pass
+   * runSync and `Sys.call` a generator.
+   */
+  noRunner(lock: string): LockMisuse {
+    return new LockMisuse(`${lock} taken with no thread running: a path that takes effect when called was called outside a runner`);
+  }
+
   /** A lock the current thread cannot take while nothing else runs: it never will (runSync's error). */
   selfDeadlock(at: Yield): SelfDeadlock {
     return new SelfDeadlock(`${this.current.name} blocks forever at ${at.label}`);
@@ -150,6 +160,7 @@ export class Mutex implements Acquirable {
 
   private take(): void {
     const tid = this.dom.current.tid;
+    if (tid === 0) throw this.dom.noRunner(this.name);
     if (this.owner !== null) throw new LockMisuse(`${this.dom.current.name} takes ${this.name} held by ${String(this.owner)}`);
     this.owner = tid;
     this.dom.noteAcquire(tid, this.name);
@@ -272,6 +283,7 @@ export class RwSem implements Acquirable {
 
   private takeRead(): void {
     const tid = this.dom.current.tid;
+    if (tid === 0) throw this.dom.noRunner(this.name);
     if (this.writer !== null) throw new LockMisuse(`${this.name}: read while write-held`);
     const i = this.readerTids.indexOf(tid);
     if (i < 0) {
@@ -282,6 +294,7 @@ export class RwSem implements Acquirable {
   }
   private takeWrite(): void {
     const tid = this.dom.current.tid;
+    if (tid === 0) throw this.dom.noRunner(this.name);
     if (this.writer !== null || this.readerTids.length > 0) throw new LockMisuse(`${this.name}: write while held`);
     this.writer = tid;
     this.dom.noteAcquire(tid, this.name);

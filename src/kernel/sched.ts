@@ -20,11 +20,21 @@
  * the exception: they are yielded in both modes (runSync checks that the condition holds now,
  * else reports `SelfDeadlock`). src/scenario/modes.test.ts runs every scenario both ways.
  *
+ * A path is any `KGen<T>`: usually a generator, but on the hottest paths (a vendor pin+unpin) a
+ * plain function may return one to save a generator level (about 50 ns each straight through):
+ * a tail call returning another path (vfio_pin_pages), a lock's critical section
+ * (`RwSem.write_locked`), or a continuation after a path (`andThen`, below). These run part of
+ * their work when called, not when first resumed.
+ *
  * Rules for kernel paths:
  *   - never block in JS: to take a lock, `yield* lock.lock()` (see locks.ts), which, when
  *     interleaving, yields an `acquire` point; the runner resumes the generator only once the
  *     lock can be granted, and the generator then takes it;
- *   - call a lock operation only as the operand of `yield*` (it may take effect at the call);
+ *   - call a lock operation, or any path that is not a generator function, only as the operand of
+ *     `yield*` or `return` inside a path (it may take effect at the call, so the runner must have
+ *     made its thread current already); what is handed to runSync or `Sys.call` is a generator
+ *     (an explorer step function is called with its thread current, so it may return any path;
+ *     a lock taken with no thread running throws `LockMisuse`);
  *   - `current` (the thread the path runs on) is `k.current`, set by the runner before each resume;
  *   - no Math.random / Date.now: the model is deterministic, which is what makes replay possible.
  */
@@ -91,6 +101,22 @@ class Finished<T> implements KGen<T>, IteratorReturnResult<T> {
   [Symbol.iterator](): Finished<T> {
     return this;
   }
+}
+
+/**
+ * `const v = yield* path; return fn(v)` as a path of its own, without a generator when `path`
+ * finishes without yielding (straight through, usually). It runs `path` up to its first yield when
+ * called, so, like every path, it is only used as the operand of `yield*` or `return`; interleaving,
+ * it yields exactly what `path` yields and calls `fn` in the same resume as the generator would.
+ */
+export function andThen<A, B>(path: KGen<A>, fn: (a: A) => B): KGen<B> {
+  const r = path.next();
+  if (r.done === true) return new Finished(fn(r.value));
+  return andThenY(path, r.value, fn);
+}
+function* andThenY<A, B>(path: KGen<A>, first: Yield, fn: (a: A) => B): KGen<B> {
+  yield first;
+  return fn(yield* path);
 }
 
 /** A scheduling point that is not a lock operation. */

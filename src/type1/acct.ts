@@ -7,7 +7,7 @@
 import { EINTR, ENOMEM, ESRCH } from '../util/errno.js';
 import type { Kernel } from '../kernel/kernel.js';
 import type { KGen } from '../kernel/sched.js';
-import { done } from '../kernel/sched.js';
+import { andThen, done } from '../kernel/sched.js';
 import type { Mm } from '../host/mm.js';
 import type { Task } from '../host/task.js';
 import type { VfioDma } from './vfio_iommu.js';
@@ -67,19 +67,25 @@ function* vfio_lock_acct_deferred(k: Kernel, dma: VfioDma, npage: number): KGen<
   return 0;
 }
 
-/** vfio_lock_acct(dma, npage, async) */
-export function* vfio_lock_acct(k: Kernel, dma: VfioDma, npage: number, async: boolean): KGen<number> {
-  if (!npage) return 0;
-  if (k.profile.lockAcctDeferred) return yield* vfio_lock_acct_deferred(k, dma, npage);
+const ZERO = done(0);
+
+/**
+ * vfio_lock_acct(dma, npage, async). On every charge and uncharge of a vendor pin, so not a
+ * generator of its own: `andThen` continues after mm_lock_acct.
+ */
+export function vfio_lock_acct(k: Kernel, dma: VfioDma, npage: number, async: boolean): KGen<number> {
+  if (!npage) return ZERO;
+  if (k.profile.lockAcctDeferred) return vfio_lock_acct_deferred(k, dma, npage);
   const mm = dma.mm;
-  if (async && !mm.alive) return -ESRCH; // mmget_not_zero failed: process exited
-  const ret = yield* mm_lock_acct(k, dma.task, mm, lockCap(k, dma), npage);
-  if (!ret) dma.locked_vm += npage;
-  return ret;
+  if (async && !mm.alive) return done(-ESRCH); // mmget_not_zero failed: process exited
+  return andThen(mm_lock_acct(k, dma.task, mm, lockCap(k, dma), npage), (ret) => {
+    if (!ret) dma.locked_vm += npage;
+    return ret;
+  });
 }
 
 /** put_pfn(pfn, prot): drop the reference on a non-reserved page; 1 if it was one. */
-export function put_pfn(k: Kernel, pfn: number): number {
+export function put_pfn(k: Kernel, pfn: number): 0 | 1 {
   if (k.phys.isInvalidReserved(pfn)) return 0;
   k.phys.putPage(pfn);
   return 1;

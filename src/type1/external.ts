@@ -11,6 +11,7 @@
 import { EACCES, EBUSY, EFAULT, EINVAL, ENODEV, ENOMEM, EPERM } from '../util/errno.js';
 import type { Kernel } from '../kernel/kernel.js';
 import type { KGen } from '../kernel/sched.js';
+import { andThen, done } from '../kernel/sched.js';
 import { IOMMU_READ, IOMMU_WRITE } from '../uapi/vfio.js';
 import type { IommuGroup } from '../iommu/group.js';
 import { lockCap, put_pfn, vfio_lock_acct } from './acct.js';
@@ -27,15 +28,15 @@ export interface Iova {
 }
 
 export function iovaOf(b: bigint): Iova {
-  if (b >= 0n && b <= MAX_SAFE) {
-    // one conversion, no intermediate bigints (exact below 2^53)
-    const n = Number(b);
+  // One conversion and no intermediate bigints when exact: Number() rounds monotonically, so a
+  // result in [0, 2^53) comes from exactly that value.
+  const n = Number(b);
+  if (n >= 0 && n <= Number.MAX_SAFE_INTEGER) {
     const off = n % 4096;
     return { page: (n - off) / 4096, off };
   }
   return { page: Number(b >> 12n), off: Number(b & 0xfffn) };
 }
-const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
 /** vfio_find_dma(iommu, iova, PAGE_SIZE) for a byte IOVA */
 function findDmaPage(iommu: VfioIommu, a: Iova): VfioDma | undefined {
@@ -74,18 +75,23 @@ function* vfio_pin_page_external(k: Kernel, dma: VfioDma, vaddrPage: number, do_
   return pfn;
 }
 
-/** vfio_unpin_page_external(): drop one pin of `key`; release and uncharge at ref 0. */
-function* vfio_unpin_page_external(k: Kernel, dma: VfioDma, a: Iova, do_accounting: boolean): KGen<number> {
+const UNLOCKED = [done(0), done(1)] as const;
+
+/**
+ * vfio_unpin_page_external(): drop one pin of `key`; release and uncharge at ref 0. On every
+ * vendor unpin, so not a generator of its own (`andThen` after the uncharge).
+ */
+function vfio_unpin_page_external(k: Kernel, dma: VfioDma, a: Iova, do_accounting: boolean): KGen<number> {
   const key = vpfnKey(a.page, a.off);
   const vpfn = dma.pfn_list.get(key);
-  if (!vpfn) return 0;
-  let unlocked = 0;
+  if (!vpfn) return UNLOCKED[0];
+  let unlocked: 0 | 1 = 0;
   if (--vpfn.ref_count === 0) {
     unlocked = put_pfn(k, vpfn.pfn);
     dma.pfn_list.delete(key);
   }
-  if (do_accounting && unlocked) yield* vfio_lock_acct(k, dma, -unlocked, true);
-  return unlocked;
+  if (do_accounting && unlocked) return andThen(vfio_lock_acct(k, dma, -unlocked, true), () => unlocked);
+  return UNLOCKED[unlocked];
 }
 
 export interface PinResult {

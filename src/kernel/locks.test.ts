@@ -1,0 +1,168 @@
+/**
+ * The two ways lock operations run (sched.ts): interleaving (every operation yields its
+ * scheduling point) and straight through (they take effect when called, yielding nothing), and
+ * the path helpers that save generator levels (`write_locked`, `andThen`), which must yield exactly
+ * what the generator they replace would.
+ */
+import { describe, expect, it } from 'vitest';
+import { LockDomain, LockMisuse, Mutex, RwSem } from './locks.js';
+import { runSync, SelfDeadlock } from './run-sync.js';
+import type { KGen, Yield } from './sched.js';
+import { andThen, done, point } from './sched.js';
+
+const T1 = { tid: 1, name: 't1' };
+const T2 = { tid: 2, name: 't2' };
+
+/** Drive `g` to the end as thread `t`; returns the labels of the yields and the result. */
+function drive<T>(dom: LockDomain, t: typeof T1, g: KGen<T>): { ys: string[]; value: T } {
+  dom.current = t;
+  const ys: string[] = [];
+  for (;;) {
+    const r = g.next();
+    if (r.done === true) return { ys, value: r.value };
+    ys.push(`${r.value.k}:${r.value.label}`);
+  }
+}
+
+/** `op` as a path of its own: a generator, which runs nothing until the runner resumes it. */
+function* path<T>(op: () => KGen<T>): KGen<T> {
+  return yield* op();
+}
+
+function setup(interleaving: boolean) {
+  const dom = new LockDomain();
+  dom.interleaving = interleaving;
+  return { dom, m: new Mutex('m', dom), s: new RwSem('s', dom) };
+}
+
+describe('lock operations', () => {
+  it('interleaving: acquire before taking, point after releasing', () => {
+    const { dom, m, s } = setup(true);
+    dom.current = T1;
+    const g = m.lock();
+    expect(m.owner).toBeNull(); // not taken until resumed past the acquire point
+    expect(drive(dom, T1, g).ys).toEqual(['acquire:mutex_lock(m)']);
+    expect(m.owner).toBe(1);
+    expect(drive(dom, T1, m.unlock()).ys).toEqual(['point:mutex_unlock(m)']);
+    expect(drive(dom, T1, s.down_read()).ys).toEqual(['acquire:down_read(s)']);
+    expect(drive(dom, T1, s.up_read()).ys).toEqual(['point:up_read(s)']);
+    expect(drive(dom, T1, s.down_write_trylock())).toEqual({ ys: ['point:down_write_trylock(s)'], value: true });
+    expect(drive(dom, T1, s.up_write()).ys).toEqual(['point:up_write(s)']);
+    expect(dom.heldBy(1)).toEqual([]);
+  });
+
+  it('straight through: the same state changes, no yield, one shared iterator', () => {
+    const { dom, m, s } = setup(false);
+    dom.current = T1;
+    const g = m.lock();
+    expect(m.owner).toBe(1); // taken by the call itself
+    expect(drive(dom, T1, g).ys).toEqual([]);
+    expect(m.unlock()).toBe(s.down_read()); // the shared finished iterator
+    expect(s.readerTids).toEqual([1]);
+    expect(drive(dom, T1, s.down_read_trylock())).toEqual({ ys: [], value: true });
+    expect(s.readerCounts).toEqual([2]);
+    expect(drive(dom, T1, s.down_write_trylock())).toEqual({ ys: [], value: false });
+    expect(dom.heldBy(1)).toEqual(['s', 's']);
+    drive(dom, T1, s.up_read());
+    drive(dom, T1, s.up_read());
+    expect(s.readerTids).toEqual([]);
+    expect(dom.heldBy(1)).toEqual([]);
+  });
+
+  it('straight through: a lock that cannot be taken is the SelfDeadlock runSync reports', () => {
+    for (const interleaving of [false, true]) {
+      const { dom, m, s } = setup(interleaving);
+      runSync(dom, T1, path(() => m.lock()));
+      expect(() => runSync(dom, T1, path(() => m.lock()))).toThrow(new SelfDeadlock('t1 blocks forever at mutex_lock(m)'));
+      runSync(dom, T2, path(() => s.down_read()));
+      expect(() => runSync(dom, T1, path(() => s.down_write()))).toThrow(new SelfDeadlock('t1 blocks forever at down_write(s)'));
+    }
+  });
+
+  it('a lock taken with no thread running (a lock operation handed to runSync) is LockMisuse', () => {
+    const { dom, m } = setup(false);
+    expect(() => runSync(dom, T1, m.lock())).toThrow(/taken with no thread running/);
+  });
+
+  it('misuse throws LockMisuse in both modes', () => {
+    for (const interleaving of [false, true]) {
+      const { dom, m, s } = setup(interleaving);
+      expect(() => runSync(dom, T1, path(() => m.unlock()))).toThrow(LockMisuse);
+      expect(() => runSync(dom, T1, path(() => s.up_read()))).toThrow(LockMisuse);
+    }
+  });
+
+  it('readers of several threads keep their first-taken order', () => {
+    const { dom, s } = setup(false);
+    runSync(dom, T1, path(() => s.down_read()));
+    runSync(dom, T2, path(() => s.down_read()));
+    runSync(dom, T1, path(() => s.down_read()));
+    expect([s.readerTids, s.readerCounts]).toEqual([
+      [1, 2],
+      [2, 1],
+    ]);
+    runSync(dom, T1, path(() => s.up_read()));
+    runSync(dom, T1, path(() => s.up_read()));
+    expect([s.readerTids, s.readerCounts]).toEqual([[2], [1]]);
+    expect(s.canAcquire(1, 'w')).toBe(false);
+  });
+});
+
+describe('write_locked and andThen yield what the generators they replace yield', () => {
+  function* asGenerator(s: RwSem, body: () => number): KGen<number> {
+    yield* s.down_write();
+    const r = body();
+    yield* s.up_write();
+    return r;
+  }
+
+  it('write_locked', () => {
+    for (const interleaving of [false, true]) {
+      const a = setup(interleaving);
+      const b = setup(interleaving);
+      a.dom.current = T1; // write_locked may take the lock when called: the thread must be current
+      let n = 0;
+      const ra = drive(a.dom, T1, a.s.write_locked(() => (a.s.writer === 1 ? ++n : -1)));
+      const rb = drive(b.dom, T1, asGenerator(b.s, () => (b.s.writer === 1 ? ++n : -1)));
+      expect(ra.ys).toEqual(rb.ys);
+      expect([ra.value, rb.value]).toEqual([1, 2]); // the body ran under the lock both times
+      expect(ra.ys.length).toBe(interleaving ? 2 : 0);
+    }
+  });
+
+  it('andThen over a path that yields, and over one that does not', () => {
+    function* steps(log: string[]): KGen<number> {
+      log.push('a');
+      yield point('p1');
+      log.push('b');
+      yield point('p2');
+      return 7;
+    }
+    function* reference(log: string[]): KGen<string> {
+      const v = yield* steps(log);
+      log.push('fn');
+      return `v=${v}`;
+    }
+    const dom = new LockDomain();
+    const l1: string[] = [];
+    const l2: string[] = [];
+    const steps1: string[][] = [];
+    const steps2: string[][] = [];
+    const g1 = andThen(steps(l1), (v) => {
+      l1.push('fn');
+      return `v=${v}`;
+    });
+    const g2 = reference(l2);
+    // resume both step by step: the same yields, the same side effects between them
+    for (;;) {
+      const r1 = g1.next();
+      const r2 = g2.next();
+      steps1.push([...l1, r1.done === true ? `return ${r1.value}` : (r1.value as Yield).label]);
+      steps2.push([...l2, r2.done === true ? `return ${r2.value}` : (r2.value as Yield).label]);
+      if (r1.done === true || r2.done === true) break;
+    }
+    expect(steps1).toEqual(steps2);
+    expect(steps1.at(-1)).toEqual(['a', 'b', 'fn', 'return v=7']);
+    expect(drive(dom, T1, andThen(done(3), (v) => v * 2))).toEqual({ ys: [], value: 6 });
+  });
+});
