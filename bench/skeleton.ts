@@ -1,10 +1,12 @@
 /**
- * The generator structure of one vendor pin+unpin pair in an mdev-only container, with the model's
- * work taken out: the same generators created, the same number of yields at the same nesting depth
- * (vfio_pin_pages -> vfio_iommu_type1_pin_pages -> iommu->lock, vfio_pin_page_external ->
- * mmap_lock read, vfio_lock_acct -> mm_lock_acct -> mmap_lock write; and the unpin side), run the
- * way runSync runs them. Its rate is an upper bound for the churn benchmark as long as every lock
- * operation is a generator with a scheduling point.
+ * The generator structure of one vendor pin+unpin pair in an mdev-only container as the explorer
+ * runs it (interleaving mode), with the model's work taken out: the same generators created, the
+ * same number of yields at the same nesting depth (vfio_pin_pages -> vfio_iommu_type1_pin_pages ->
+ * iommu->lock, vfio_pin_page_external -> mmap_lock read, vfio_lock_acct -> mm_lock_acct ->
+ * mmap_lock write; and the unpin side), run the way runSync runs them. Before the straight-through
+ * mode (locks that take effect at once when no interleaving runner drives the domain, see
+ * src/kernel/sched.ts) this was an upper bound for the churn benchmark; it is kept as the
+ * reference for what every scheduling point costs when it is yielded.
  */
 interface Y {
   readonly k: 'point';

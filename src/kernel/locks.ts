@@ -36,30 +36,13 @@ export class LockDomain {
   /** tid -> names of locks held, in acquisition order. */
   readonly held = new Map<number, string[]>();
 
-  /**
-   * The last thread whose list was looked up, and that list (a cache, not state: `held` entries
-   * are created once per thread and never replaced, so it cannot go stale).
-   */
-  #tid = -1;
-  #list: string[] | undefined = undefined;
-
-  private listOf(tid: number): string[] | undefined {
-    if (tid === this.#tid) return this.#list;
-    const l = this.held.get(tid);
-    if (l !== undefined) {
-      this.#tid = tid;
-      this.#list = l;
-    }
-    return l;
-  }
-
   noteAcquire(tid: number, name: string): void {
-    const l = this.listOf(tid);
+    const l = this.held.get(tid);
     if (l) l.push(name);
     else this.held.set(tid, [name]);
   }
   noteRelease(tid: number, name: string): void {
-    const l = this.listOf(tid);
+    const l = this.held.get(tid);
     if (l !== undefined && l[l.length - 1] === name) {
       // the common case, releasing the lock taken last: no search, no splice (the list stays,
       // empty, for the thread's next lock: no allocation per lock operation)
