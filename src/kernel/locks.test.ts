@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { LockDomain, LockMisuse, Mutex, RwSem } from './locks.js';
 import { runSync, SelfDeadlock } from './run-sync.js';
 import type { KGen, Yield } from './sched.js';
-import { andThen, done, point } from './sched.js';
+import { andThen, andThenPath, done, point } from './sched.js';
 
 const T1 = { tid: 1, name: 't1' };
 const T2 = { tid: 2, name: 't2' };
@@ -116,6 +116,25 @@ describe('write_locked and andThen yield what the generators they replace yield'
     return r;
   }
 
+  it('read_locked', () => {
+    function* asGen(s: RwSem, body: () => number): KGen<number> {
+      yield* s.down_read();
+      const r = body();
+      yield* s.up_read();
+      return r;
+    }
+    for (const interleaving of [false, true]) {
+      const a = setup(interleaving);
+      const b = setup(interleaving);
+      a.dom.current = T1;
+      const ra = drive(a.dom, T1, a.s.read_locked(() => a.s.readerTids.length));
+      const rb = drive(b.dom, T1, asGen(b.s, () => b.s.readerTids.length));
+      expect(ra).toEqual(rb);
+      expect(ra.value).toBe(1);
+      expect(a.s.readerTids).toEqual([]);
+    }
+  });
+
   it('write_locked', () => {
     for (const interleaving of [false, true]) {
       const a = setup(interleaving);
@@ -164,5 +183,38 @@ describe('write_locked and andThen yield what the generators they replace yield'
     expect(steps1).toEqual(steps2);
     expect(steps1.at(-1)).toEqual(['a', 'b', 'fn', 'return v=7']);
     expect(drive(dom, T1, andThen(done(3), (v) => v * 2))).toEqual({ ys: [], value: 6 });
+  });
+
+  it('andThenPath: the continuation is a path that yields too', () => {
+    function* first(log: string[]): KGen<number> {
+      log.push('a');
+      yield point('p1');
+      return 2;
+    }
+    function* second(log: string[], v: number): KGen<number> {
+      log.push(`b${v}`);
+      yield point('p2');
+      log.push('c');
+      return v * 10;
+    }
+    function* reference(log: string[]): KGen<number> {
+      return yield* second(log, yield* first(log));
+    }
+    const l1: string[] = [];
+    const l2: string[] = [];
+    const g1 = andThenPath(first(l1), (v) => second(l1, v));
+    const g2 = reference(l2);
+    const s1: string[] = [];
+    const s2: string[] = [];
+    for (;;) {
+      const r1 = g1.next();
+      const r2 = g2.next();
+      s1.push(`${l1.join('')}:${r1.done === true ? `return ${r1.value}` : (r1.value as Yield).label}`);
+      s2.push(`${l2.join('')}:${r2.done === true ? `return ${r2.value}` : (r2.value as Yield).label}`);
+      if (r1.done === true || r2.done === true) break;
+    }
+    expect(s1).toEqual(s2);
+    expect(s1).toEqual(['a:p1', 'ab2:p2', 'ab2c:return 20']);
+    expect(drive(new LockDomain(), T1, andThenPath(done(4), (v) => done(v + 1)))).toEqual({ ys: [], value: 5 });
   });
 });

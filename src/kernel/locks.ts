@@ -211,6 +211,20 @@ export class RwSem implements Acquirable {
     yield* this.up_write();
     return r;
   }
+  /** down_read(); body(); up_read(): the read-side critical section, as `write_locked`. */
+  read_locked<T>(body: () => T): KGen<T> {
+    if (this.dom.interleaving) return this.readLockedY(body);
+    this.down_read();
+    const r = body();
+    this.up_read();
+    return done(r);
+  }
+  private *readLockedY<T>(body: () => T): KGen<T> {
+    yield* this.down_read();
+    const r = body();
+    yield* this.up_read();
+    return r;
+  }
   private *downY(y: Yield, write: boolean): KGen<void> {
     yield y;
     if (write) this.takeWrite();

@@ -119,6 +119,20 @@ function* andThenY<A, B>(path: KGen<A>, first: Yield, fn: (a: A) => B): KGen<B> 
   return fn(yield* path);
 }
 
+/**
+ * `const v = yield* path; return yield* fn(v)`: as `andThen`, for a continuation that is itself a
+ * path (it may take locks or call other paths).
+ */
+export function andThenPath<A, B>(path: KGen<A>, fn: (a: A) => KGen<B>): KGen<B> {
+  const r = path.next();
+  if (r.done === true) return fn(r.value);
+  return andThenPathY(path, r.value, fn);
+}
+function* andThenPathY<A, B>(path: KGen<A>, first: Yield, fn: (a: A) => KGen<B>): KGen<B> {
+  yield first;
+  return yield* fn(yield* path);
+}
+
 /** A scheduling point that is not a lock operation. */
 export function point(label: string, obj?: string): Yield {
   return obj === undefined ? { k: 'point', label } : { k: 'point', label, obj };

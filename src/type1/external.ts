@@ -11,12 +11,13 @@
 import { EACCES, EBUSY, EFAULT, EINVAL, ENODEV, ENOMEM, EPERM } from '../util/errno.js';
 import type { Kernel } from '../kernel/kernel.js';
 import type { KGen } from '../kernel/sched.js';
-import { andThen, done } from '../kernel/sched.js';
+import { andThen, andThenPath, done } from '../kernel/sched.js';
 import { IOMMU_READ, IOMMU_WRITE } from '../uapi/vfio.js';
 import type { IommuGroup } from '../iommu/group.js';
 import { lockCap, put_pfn, vfio_lock_acct } from './acct.js';
 import { vfio_find_dma } from './dma_list.js';
 import { vaddr_get_pfns } from './pin.js';
+import type { GupBatch } from '../host/mm.js';
 import type { VfioDma, VfioIommu, VfioPfn } from './vfio_iommu.js';
 import { vpfnKey } from './vfio_iommu.js';
 import { vfio_iommu_find_iommu_group } from './attach.js';
@@ -43,36 +44,45 @@ function findDmaPage(iommu: VfioIommu, a: Iova): VfioDma | undefined {
   return vfio_find_dma(iommu, a.page, a.off ? 2 : 1);
 }
 
-/** vfio_pin_page_external(): GUP one page in the dma owner's mm and maybe charge it. */
-function* vfio_pin_page_external(k: Kernel, dma: VfioDma, vaddrPage: number, do_accounting: boolean): KGen<number> {
+/**
+ * vfio_pin_page_external(): GUP one page in the dma owner's mm and maybe charge it. On every
+ * vendor pin, so not a generator of its own: GUP is a `read_locked` section of mmap_lock, and
+ * the rest continues after it (`andThenPath`).
+ */
+function vfio_pin_page_external(k: Kernel, dma: VfioDma, vaddrPage: number, do_accounting: boolean): KGen<number> {
   const mm = dma.mm;
-  if (!mm.alive) return -ENODEV;
-  yield* mm.mmap_lock.down_read();
-  const g = vaddr_get_pfns(k, mm, vaddrPage, 1, dma.prot);
-  yield* mm.mmap_lock.up_read();
-  if (typeof g === 'number') return g;
+  if (!mm.alive) return done(-ENODEV);
+  return andThenPath(
+    mm.mmap_lock.read_locked(() => vaddr_get_pfns(k, mm, vaddrPage, 1, dma.prot)),
+    (g) => charge_page_external(k, dma, g, do_accounting),
+  );
+}
+
+/** vfio_pin_page_external() after GUP, mmap_lock dropped: check the limit (4.10) and charge the page. */
+function charge_page_external(k: Kernel, dma: VfioDma, g: GupBatch | number, do_accounting: boolean): KGen<number> {
+  if (typeof g === 'number') return done(g);
   const pfn = g.pfn;
   if (k.profile.lockAcctDeferred && do_accounting && !k.phys.isInvalidReserved(pfn) && !lockCap(k, dma)) {
     // 4.10: the caller checks the limit against locked_vm (read without mmap_sem), then accounts
     const limit = dma.task.process.memlockPages();
-    if (mm.locked_vm + 1 > limit) {
+    if (dma.mm.locked_vm + 1 > limit) {
       put_pfn(k, pfn);
       k.klog.pr_warn(`vfio_pin_page_external: RLIMIT_MEMLOCK (${BigInt(limit) << 12n}) exceeded`);
-      return -ENOMEM;
+      return done(-ENOMEM);
     }
   }
   if (do_accounting && !k.phys.isInvalidReserved(pfn)) {
-    const ret = yield* vfio_lock_acct(k, dma, 1, false);
-    if (ret) {
+    return andThen(vfio_lock_acct(k, dma, 1, false), (ret) => {
+      if (!ret) return pfn;
       put_pfn(k, pfn);
       if (ret === -ENOMEM) {
         const t = dma.task;
         k.klog.pr_warn(`vfio_pin_page_external: Task ${t.comm} (${t.pid}) RLIMIT_MEMLOCK (${t.process.memlock}) exceeded`);
       }
       return ret;
-    }
+    });
   }
-  return pfn;
+  return done(pfn);
 }
 
 const UNLOCKED = [done(0), done(1)] as const;
