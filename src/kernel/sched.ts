@@ -66,18 +66,10 @@ export type Yield =
 export type KGen<T> = Generator<Yield, T, undefined>;
 
 /**
- * A kernel path that returns `v` at once. Dispatchers (ioctl switches, syscall entry) are plain
- * functions that return the kernel path they pick, or `kret(errno)`: no generator frame of their
- * own, so a scheduling point deep in the path travels one level less on every resume. Equivalent
- * to a generator that only delegates, since nothing runs between the call and the first resume.
- */
-export function* kret<T>(v: T): KGen<T> {
-  return v;
-}
-
-/**
  * A kernel path that has already finished with `value`: what lock operations return when they take
- * effect at once (straight-through mode). `yield* done(v)` yields nothing and evaluates to `v`.
+ * effect at once (straight-through mode), and what dispatchers (the ioctl switches, `Sys.sys_ioctl`)
+ * return for an immediate errno; otherwise a dispatcher returns the kernel path it picks, so it
+ * adds no generator frame that every scheduling point below would travel through. `yield* done(v)` yields nothing and evaluates to `v`.
  * The object is its own iterator result (`{ done: true, value }`), so it costs one allocation, and
  * it holds no state: the lock operations share one instance per value. One class, so every
  * `yield*` site sees the same `next`.

@@ -10,7 +10,7 @@ import type { Type1Params } from '../kernel/kernel.js';
 import type { KernelProfile } from '../kernel/profile.js';
 import { runSync } from '../kernel/run-sync.js';
 import type { KGen, ThreadRef } from '../kernel/sched.js';
-import { kret, point } from '../kernel/sched.js';
+import { done, point } from '../kernel/sched.js';
 import type { Backing, Vma } from '../host/mm.js';
 import { BACKING_GRANULE, Mm } from '../host/mm.js';
 import type { Capability } from '../host/task.js';
@@ -215,16 +215,16 @@ export class Sys {
   }
 
   /** ioctl() on a container or group fd (not GET_DEVICE_FD). */
-  /** ioctl(2): a dispatcher (see `kret`), the path it picks runs as the syscall. */
+  /** ioctl(2): a dispatcher (see `done` in sched.ts), the path it picks runs as the syscall. */
   sys_ioctl(proc: string, fd: number, cmd: number, arg: Type1IoctlArg | GroupIoctlArg): KGen<number> {
     const f = this.fileOf(proc, fd);
-    if (!f) return kret(-EBADF);
+    if (!f) return done(-EBADF);
     if (f.kind === 'container') return vfio_container_ioctl(this.k, f.c, cmd, arg as Type1IoctlArg);
     if (f.kind === 'group') {
-      if (cmd === IOCTL.VFIO_GROUP_GET_DEVICE_FD) return kret(-EFAULT);
+      if (cmd === IOCTL.VFIO_GROUP_GET_DEVICE_FD) return done(-EFAULT);
       return vfio_group_ioctl(this.k, f.g, cmd, arg as GroupIoctlArg);
     }
-    return kret(-ENOTTY);
+    return done(-ENOTTY);
   }
 
   /** The container behind `fd` for VFIO_GROUP_SET_CONTAINER's argument. */

@@ -7,7 +7,7 @@ import { EACCES, EFAULT, EINVAL, ENOTTY } from '../util/errno.js';
 import type { Kernel } from '../kernel/kernel.js';
 import { Mutex } from '../kernel/locks.js';
 import type { KGen } from '../kernel/sched.js';
-import { kret } from '../kernel/sched.js';
+import { done } from '../kernel/sched.js';
 import type { IommuGroup } from '../iommu/group.js';
 import {
   EXT,
@@ -69,35 +69,35 @@ export type Type1IoctlArg =
   | ({ kind: 'dirty'; fault?: boolean } & DirtyPagesArgs)
   | { kind: 'none' };
 
-/** vfio_iommu_type1_ioctl(): a dispatcher (see `kret` in src/kernel/sched.ts). */
+/** vfio_iommu_type1_ioctl(): a dispatcher (see `done` in src/kernel/sched.ts). */
 export function vfio_iommu_type1_ioctl(k: Kernel, iommu: VfioIommu, cmd: number, arg: Type1IoctlArg): KGen<number> {
   switch (cmd) {
     case IOCTL.VFIO_CHECK_EXTENSION:
-      return kret(vfio_iommu_type1_check_extension(k, iommu, arg.kind === 'ext' ? arg.ext : 0));
+      return done(vfio_iommu_type1_check_extension(k, iommu, arg.kind === 'ext' ? arg.ext : 0));
     case IOCTL.VFIO_IOMMU_GET_INFO:
-      if (arg.kind !== 'info') return kret(-EFAULT);
+      if (arg.kind !== 'info') return done(-EFAULT);
       return vfio_iommu_type1_get_info(k, iommu, arg, arg.fault);
     case IOCTL.VFIO_IOMMU_MAP_DMA:
       return vfio_iommu_type1_map_dma(k, iommu, arg);
     case IOCTL.VFIO_IOMMU_UNMAP_DMA:
       return vfio_iommu_type1_unmap_dma(k, iommu, arg);
     case IOCTL.VFIO_IOMMU_DIRTY_PAGES:
-      if (!k.profile.dirtyTracking) return kret(-ENOTTY);
+      if (!k.profile.dirtyTracking) return done(-ENOTTY);
       // vfio_iommu_type1_dirty_pages() tests v2 before copy_from_user()
-      if (!iommu.v2) return kret(-EACCES);
-      if (arg.kind !== 'dirty' || arg.fault) return kret(-EFAULT);
+      if (!iommu.v2) return done(-EACCES);
+      if (arg.kind !== 'dirty' || arg.fault) return done(-EFAULT);
       return vfio_iommu_type1_dirty_pages(k, iommu, arg);
     default:
-      return kret(-ENOTTY);
+      return done(-ENOTTY);
   }
 }
 
 /** vfio_iommu_type1_map_dma(): argument checks, then vfio_dma_do_map() (a dispatcher too). */
 function vfio_iommu_type1_map_dma(k: Kernel, iommu: VfioIommu, arg: Type1IoctlArg): KGen<number> {
-  if (arg.kind !== 'map' || arg.fault) return kret(-EFAULT);
+  if (arg.kind !== 'map' || arg.fault) return done(-EFAULT);
   let mask = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE;
   if (k.profile.unmapAllAndVaddr) mask |= VFIO_DMA_MAP_FLAG_VADDR;
-  if (arg.argsz < SIZEOF.vfio_iommu_type1_dma_map || arg.flags & ~mask) return kret(-EINVAL);
+  if (arg.argsz < SIZEOF.vfio_iommu_type1_dma_map || arg.flags & ~mask) return done(-EINVAL);
   const m: DmaMapArgs = { flags: arg.flags, vaddr: arg.vaddr, iova: arg.iova, size: arg.size };
   return vfio_dma_do_map(k, iommu, m);
 }

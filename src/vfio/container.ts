@@ -7,7 +7,7 @@
 import { EBUSY, EINVAL, ENODEV, EPERM } from '../util/errno.js';
 import type { Kernel } from '../kernel/kernel.js';
 import type { KGen } from '../kernel/sched.js';
-import { kret } from '../kernel/sched.js';
+import { done } from '../kernel/sched.js';
 import { IOCTL, VFIO_API_VERSION } from '../uapi/vfio.js';
 import { type1Driver } from '../type1/driver.js';
 import type { Type1IoctlArg } from '../type1/driver.js';
@@ -70,7 +70,7 @@ export function* vfio_ioctl_set_iommu(k: Kernel, c: VfioContainer, arg: number):
 export function vfio_container_ioctl(k: Kernel, c: VfioContainer, cmd: number, arg: Type1IoctlArg): KGen<number> {
   switch (cmd) {
     case IOCTL.VFIO_GET_API_VERSION:
-      return kret(VFIO_API_VERSION);
+      return done(VFIO_API_VERSION);
     case IOCTL.VFIO_CHECK_EXTENSION:
       return vfio_container_ioctl_check_extension(k, c, arg.kind === 'ext' ? arg.ext : 0);
     case IOCTL.VFIO_SET_IOMMU:

@@ -6,7 +6,7 @@
 import { EBADF, EBADFD, EBUSY, EFAULT, EINVAL, ENODEV, ENOTTY, EPERM } from '../util/errno.js';
 import type { Kernel } from '../kernel/kernel.js';
 import type { KGen } from '../kernel/sched.js';
-import { kret } from '../kernel/sched.js';
+import { done } from '../kernel/sched.js';
 import { IOCTL, SIZEOF, VFIO_GROUP_FLAGS_CONTAINER_SET, VFIO_GROUP_FLAGS_VIABLE } from '../uapi/vfio.js';
 import { type1Driver } from '../type1/driver.js';
 import type { DmaUnmapDevice } from '../type1/vfio_iommu.js';
@@ -174,12 +174,12 @@ export type GroupIoctlArg =
 export function vfio_group_ioctl(k: Kernel, g: VfioGroup, cmd: number, arg: GroupIoctlArg): KGen<number> {
   switch (cmd) {
     case IOCTL.VFIO_GROUP_GET_STATUS:
-      return arg.kind === 'status' ? vfio_group_ioctl_get_status(g, arg.st) : kret(-EFAULT);
+      return arg.kind === 'status' ? vfio_group_ioctl_get_status(g, arg.st) : done(-EFAULT);
     case IOCTL.VFIO_GROUP_SET_CONTAINER:
-      return arg.kind === 'container' ? vfio_group_ioctl_set_container(k, g, arg.container) : kret(-EFAULT);
+      return arg.kind === 'container' ? vfio_group_ioctl_set_container(k, g, arg.container) : done(-EFAULT);
     case IOCTL.VFIO_GROUP_UNSET_CONTAINER:
       return vfio_group_ioctl_unset_container(k, g);
     default:
-      return kret(-ENOTTY);
+      return done(-ENOTTY);
   }
 }
