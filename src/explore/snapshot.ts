@@ -58,6 +58,36 @@ function compileBatch(keyLists: readonly (readonly string[])[]): BatchRestorer {
   return new Function('O', 'V', 'F', lines.join('\n')) as BatchRestorer;
 }
 
+/**
+ * Checks a batch of arrays against their recorded elements, generated like `compileBatch`: the
+ * length and (for short arrays) every element compared inline at a site of its own, and only an
+ * array that changed goes to the generic `restoreArray` (`R`).
+ */
+type ArrayBatchRestorer = (arrs: readonly unknown[][], vals: readonly (readonly unknown[])[], force: boolean, R: typeof restoreArray) => void;
+
+/** Arrays up to this length are compared element by element in generated code. */
+const INLINE_ELEMENTS = 8;
+
+function compileArrayBatch(lengths: readonly number[]): ArrayBatchRestorer {
+  const lines = ["'use strict';", 'let a, v;'];
+  lengths.forEach((n, i) => {
+    lines.push(`a = A[${i}]; v = V[${i}];`);
+    const same = n <= INLINE_ELEMENTS ? [`a.length === ${n}`, ...Array.from({ length: n }, (_, j) => `a[${j}] === v[${j}]`)].join(' && ') : 'false';
+    lines.push(`if (F || !(${same})) R(a, v);`);
+  });
+  return new Function('A', 'V', 'F', 'R', lines.join('\n')) as ArrayBatchRestorer;
+}
+
+/** Give `a` the elements `v` (same array object). */
+function restoreArray(a: unknown[], v: readonly unknown[]): void {
+  const n = v.length;
+  // pop() rather than `length = n`: the length setter is a slow runtime call
+  while (a.length > n) a.pop();
+  const m = a.length;
+  for (let j = 0; j < m; j++) if (a[j] !== v[j]) a[j] = v[j];
+  for (let j = m; j < n; j++) a.push(v[j]);
+}
+
 /** The typed-array methods a snapshot uses (every typed array kind has them). */
 interface TypedArray {
   slice(): TypedArray;
@@ -68,6 +98,7 @@ export class WorldSnapshot {
   private readonly objs: object[] = [];
   private readonly vals: unknown[][] = [];
   private readonly batches: { fn: BatchRestorer; objs: object[]; vals: unknown[][] }[] = [];
+  private readonly arrayBatches: { fn: ArrayBatchRestorer; arrs: unknown[][]; vals: unknown[][] }[] = [];
   private readonly arrays: unknown[][] = [];
   private readonly arrayVals: unknown[][] = [];
   private readonly maps: Map<unknown, unknown>[] = [];
@@ -147,6 +178,12 @@ export class WorldSnapshot {
       b.fn(b.objs, b.vals, true);
       s.batches.push(b);
     }
+    for (let i = 0; i < s.arrays.length; i += BATCH) {
+      const vals = s.arrayVals.slice(i, i + BATCH);
+      const b = { fn: compileArrayBatch(vals.map((v) => v.length)), arrs: s.arrays.slice(i, i + BATCH), vals };
+      b.fn(b.arrs, b.vals, true, restoreArray); // primed as the object batches are
+      s.arrayBatches.push(b);
+    }
     return s;
   }
 
@@ -157,17 +194,7 @@ export class WorldSnapshot {
     } catch (e) {
       throw new SnapshotError(`restore failed (was a property of a world object deleted?): ${e instanceof Error ? e.message : String(e)}`);
     }
-    const { arrays, arrayVals } = this;
-    for (let i = 0; i < arrays.length; i++) {
-      const a = arrays[i] as unknown[];
-      const v = arrayVals[i] as unknown[];
-      const n = v.length;
-      // pop() rather than `length = n`: the length setter is a slow runtime call
-      while (a.length > n) a.pop();
-      const m = a.length;
-      for (let j = 0; j < m; j++) if (a[j] !== v[j]) a[j] = v[j];
-      for (let j = m; j < n; j++) a.push(v[j]);
-    }
+    for (const b of this.arrayBatches) b.fn(b.arrs, b.vals, false, restoreArray);
     const { maps, mapKeys, mapVals } = this;
     for (let i = 0; i < maps.length; i++) restoreMap(maps[i] as Map<unknown, unknown>, mapKeys[i] as unknown[], mapVals[i] as unknown[]);
     const { sets, setVals } = this;
