@@ -156,7 +156,7 @@ export class WorldSnapshot {
         s.typedVals.push(t.slice());
       } else {
         const proto = Object.getPrototypeOf(x) as object | null;
-        if (proto !== Object.prototype && proto !== null && !isRestorableClassInstance(x, proto)) {
+        if (proto !== Object.prototype && proto !== null && !isRestorableClassInstance(x)) {
           throw new SnapshotError(`cannot snapshot ${path}: a ${proto.constructor?.name ?? 'exotic object'} cannot be restored in place`);
         }
         const keys = Object.keys(x);
@@ -205,7 +205,7 @@ export class WorldSnapshot {
 }
 
 /** A class instance whose state is its own properties (not a built-in with internal slots). */
-function isRestorableClassInstance(x: object, _proto: object): boolean {
+function isRestorableClassInstance(x: object): boolean {
   return !(
     x instanceof WeakMap ||
     x instanceof WeakSet ||

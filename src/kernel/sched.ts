@@ -66,13 +66,13 @@ export type Yield =
 export type KGen<T> = Generator<Yield, T, undefined>;
 
 /**
- * A kernel path that has already finished with `value`: what lock operations return when they take
- * effect at once (straight-through mode), and what dispatchers (the ioctl switches, `Sys.sys_ioctl`)
- * return for an immediate errno; otherwise a dispatcher returns the kernel path it picks, so it
- * adds no generator frame that every scheduling point below would travel through. `yield* done(v)` yields nothing and evaluates to `v`.
- * The object is its own iterator result (`{ done: true, value }`), so it costs one allocation, and
- * it holds no state: the lock operations share one instance per value. One class, so every
- * `yield*` site sees the same `next`.
+ * A kernel path that has already finished with `value`: `yield* done(v)` yields nothing and
+ * evaluates to `v`. What lock operations return when they take effect at once (straight-through
+ * mode), and what dispatchers (the ioctl switches, `Sys.sys_ioctl`) return for an immediate errno;
+ * otherwise a dispatcher returns the kernel path it picks, so it adds no generator frame that every
+ * scheduling point below would travel through. The object is its own iterator result
+ * (`{ done: true, value }`), so it costs one allocation, and it holds no state: the lock
+ * operations share one instance per value. One class, so every `yield*` site sees the same `next`.
  */
 export function done<T>(value: T): KGen<T> {
   return new Finished(value);
