@@ -95,12 +95,10 @@ interface TypedArray {
 }
 
 export class WorldSnapshot {
-  private readonly objs: object[] = [];
-  private readonly vals: unknown[][] = [];
   private readonly batches: { fn: BatchRestorer; objs: object[]; vals: unknown[][] }[] = [];
   private readonly arrayBatches: { fn: ArrayBatchRestorer; arrs: unknown[][]; vals: unknown[][] }[] = [];
-  private readonly arrays: unknown[][] = [];
-  private readonly arrayVals: unknown[][] = [];
+  private nObjs = 0;
+  private nArrays = 0;
   private readonly maps: Map<unknown, unknown>[] = [];
   private readonly mapKeys: unknown[][] = [];
   private readonly mapVals: unknown[][] = [];
@@ -113,7 +111,7 @@ export class WorldSnapshot {
 
   /** Number of objects, arrays, Maps, Sets and typed arrays recorded. */
   get size(): number {
-    return this.objs.length + this.arrays.length + this.maps.length + this.sets.length + this.typed.length;
+    return this.nObjs + this.nArrays + this.maps.length + this.sets.length + this.typed.length;
   }
 
   static take(root: object, o: SnapshotOptions = {}): WorldSnapshot {
@@ -121,7 +119,12 @@ export class WorldSnapshot {
     const shared = o.shared;
     const seen = new Set<object>();
     const stack: { v: unknown; path: string }[] = [{ v: root, path: 'world' }];
+    // what the generated batches are built from (the snapshot keeps only the batches)
+    const objs: object[] = [];
+    const vals: unknown[][] = [];
     const keyLists: string[][] = [];
+    const arrays: unknown[][] = [];
+    const arrayVals: unknown[][] = [];
     const push = (v: unknown, path: string): void => {
       if (v !== null && typeof v === 'object' && !seen.has(v) && (shared === undefined || !shared.has(v))) stack.push({ v, path });
     };
@@ -132,8 +135,8 @@ export class WorldSnapshot {
       seen.add(x);
       if (Array.isArray(x)) {
         const a = x as unknown[];
-        s.arrays.push(a);
-        s.arrayVals.push(a.slice());
+        arrays.push(a);
+        arrayVals.push(a.slice());
         for (let i = 0; i < a.length; i++) push(a[i], `${path}[${i}]`);
       } else if (x instanceof Map) {
         const ks = [...x.keys()];
@@ -162,25 +165,27 @@ export class WorldSnapshot {
         const keys = Object.keys(x);
         const vs = keys.map((k) => (x as Record<string, unknown>)[k]);
         if (!Object.isFrozen(x)) {
-          s.objs.push(x);
-          s.vals.push(vs);
+          objs.push(x);
+          vals.push(vs);
           keyLists.push(keys);
           Object.preventExtensions(x);
         }
         for (let i = 0; i < keys.length; i++) push(vs[i], `${path}.${keys[i] as string}`);
       }
     }
-    for (let i = 0; i < s.objs.length; i += BATCH) {
-      const b = { fn: compileBatch(keyLists.slice(i, i + BATCH)), objs: s.objs.slice(i, i + BATCH), vals: s.vals.slice(i, i + BATCH) };
+    s.nObjs = objs.length;
+    s.nArrays = arrays.length;
+    for (let i = 0; i < objs.length; i += BATCH) {
+      const b = { fn: compileBatch(keyLists.slice(i, i + BATCH)), objs: objs.slice(i, i + BATCH), vals: vals.slice(i, i + BATCH) };
       // Run every store once (writing the values just recorded: no change). A store that never
       // ran has no type feedback, and the optimized function would deoptimize the first time an
       // execution changes that field, again for each new field, until V8 stops optimizing it.
       b.fn(b.objs, b.vals, true);
       s.batches.push(b);
     }
-    for (let i = 0; i < s.arrays.length; i += BATCH) {
-      const vals = s.arrayVals.slice(i, i + BATCH);
-      const b = { fn: compileArrayBatch(vals.map((v) => v.length)), arrs: s.arrays.slice(i, i + BATCH), vals };
+    for (let i = 0; i < arrays.length; i += BATCH) {
+      const av = arrayVals.slice(i, i + BATCH);
+      const b = { fn: compileArrayBatch(av.map((v) => v.length)), arrs: arrays.slice(i, i + BATCH), vals: av };
       b.fn(b.arrs, b.vals, true, restoreArray); // primed as the object batches are
       s.arrayBatches.push(b);
     }

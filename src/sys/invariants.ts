@@ -7,6 +7,7 @@
  */
 import type { Sys } from './system.js';
 import type { VfioIommu } from '../type1/vfio_iommu.js';
+import type { VfioGroup } from '../vfio/objects.js';
 import * as T1 from '../type1/invariants.js';
 import { NOTIFIER_LEFT_REGISTERED } from '../type1/attach.js';
 
@@ -19,13 +20,19 @@ export interface ModelInvariant {
   check(sys: Sys): string | null;
 }
 
+/** The live vfio_iommu of a group's container, if any. */
+function liveIommu(g: VfioGroup): VfioIommu | null {
+  const io = g.container?.iommu_data;
+  return io && !io.released ? io : null;
+}
+
 /** Every live vfio_iommu of the system. */
 export function iommus(sys: Sys): VfioIommu[] {
   // checked after every explorer step: a few groups, so a linear de-duplication beats a Set
   const out: VfioIommu[] = [];
   for (const g of sys.groups.values()) {
-    const io = g.container?.iommu_data;
-    if (io && !io.released && !out.includes(io)) out.push(io);
+    const io = liveIommu(g);
+    if (io && !out.includes(io)) out.push(io);
   }
   return out;
 }
@@ -37,8 +44,8 @@ export function iommus(sys: Sys): VfioIommu[] {
  */
 function eachIommu(sys: Sys, f: (io: VfioIommu) => string | null): string | null {
   for (const g of sys.groups.values()) {
-    const io = g.container?.iommu_data;
-    if (io && !io.released) {
+    const io = liveIommu(g);
+    if (io) {
       const m = f(io);
       if (m) return m;
     }
