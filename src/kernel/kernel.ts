@@ -92,7 +92,10 @@ export class Kernel {
     this.klog.pr_err(`BUG: ${name.replace(/_/g, '-')}: ${text}`);
   }
 
-  /** Fail the nth call (1-based) of one named site, e.g. `kzalloc(vfio_pfn)`. */
+  /**
+   * Fail the nth call (1-based) of one named site, e.g. `kzalloc(vfio_pfn)`. Set before the kernel
+   * runs: calls of a site are counted only while one is armed.
+   */
   failSite: { site: string; nth: number } | null = null;
   /**
    * Calls of each site so far: the names in the order first reached, and the counts. Two arrays
@@ -107,6 +110,8 @@ export class Kernel {
     // the site names are recorded only for the fail-nth sweep, which asks for them
     if (this.recordSites) this.failSites.push(site);
     else this.siteCount++;
+    // per-site counts matter only to a site armed to fail (set before the first call, newContext)
+    if (this.failSite === null) return this.failAt > 0 && this.sitesReached() === this.failAt;
     const i = this.siteNames.indexOf(site);
     let n = 1;
     if (i < 0) {
