@@ -27,7 +27,7 @@ import type { IommuDomain } from '../iommu/domain.js';
 import type { IommuGroup } from '../iommu/group.js';
 import { IntervalSet } from '../util/intervals.js';
 import { DmaList } from './dma_list.js';
-import { SteadyMap } from '../util/steady-map.js';
+import { PageMap } from '../util/page-map.js';
 
 /** Inclusive IOVA range in bytes (`struct vfio_iova`). */
 export interface VfioIova {
@@ -62,7 +62,7 @@ export class VfioDma {
   vaddr_invalid = false;
   /** Pages charged to `mm` for this dma (dma->locked_vm, 6.2 and the 6.1 stable backport). */
   locked_vm = 0;
-  readonly pfn_list = new SteadyMap<VpfnKey, VfioPfn>();
+  readonly pfn_list = new PageMap<VpfnKey, VfioPfn>();
   /** Dirty bitmap (pages relative to iova), allocated while dirty tracking is on. */
   bitmap: IntervalSet | null = null;
   freed = false;
