@@ -307,9 +307,7 @@ export const MDEV_OPS: Record<string, OpDef> = {
       return yield* withDevice(ctx, a.device, function* (d) {
         yield point('vendor_state');
         const st = pinState(d);
-        let held = 0;
-        for (const n of st.pins.values()) held += n;
-        const fields: Record<string, unknown> = { driver_pins: held, dma_unmap_calls: st.dma_unmap_calls, dma_unmap_ranges: st.dma_unmap_ranges.map(([i, n]) => [i, n]) };
+        const fields: Record<string, unknown> = { driver_pins: st.pins.total(), dma_unmap_calls: st.dma_unmap_calls, dma_unmap_ranges: st.dma_unmap_ranges.map(([i, n]) => [i, n]) };
         if (ctx.sys.k.profile.dmaUnmapNotifier) fields.notifier_registered = st.nbRegistered;
         return { ret: 0, fields };
       });

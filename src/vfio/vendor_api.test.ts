@@ -79,8 +79,7 @@ function settled(ctx: ExecCtx, what: string): void {
   }
   // the driver's record is type1's: every pin it holds is one ref_count of a vfio_pfn
   const vd = ctx.sys.vdevs.get('vgpu0')!;
-  let held = 0;
-  for (const c of pinState(vd).pins.values()) held += c;
+  const held = pinState(vd).pins.total();
   let refs = 0;
   for (const io of iommus(ctx.sys)) for (const d of io.dma_list) for (const v of d.pfn_list.values()) refs += v.ref_count;
   if (held !== refs) throw new Error(`after ${what}: the driver holds ${held} pins, type1 counts ${refs} references`);

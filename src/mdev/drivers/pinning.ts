@@ -32,7 +32,7 @@ import { VFIO_IOMMU_NOTIFY, VFIO_IOMMU_NOTIFY_DMA_UNMAP, VFIO_PIN_PAGES_MAX_ENTR
 import type { NotifierBlock } from '../../kernel/notifier.js';
 import type { DmaUnmapNotice } from '../../type1/vfio_iommu.js';
 import type { PinResult } from '../../type1/external.js';
-import { SteadyMap } from '../../util/steady-map.js';
+import { PinRecord } from './pin-record.js';
 
 /**
  * How the driver answers dma_unmap: honour it, ignore the first N calls, never, or unpin but pin
@@ -42,7 +42,7 @@ export type UnmapPolicy = { kind: 'unpin' } | { kind: 'ignore'; n: number } | { 
 
 export class PinState {
   /** IOVA (bytes) -> times pinned and not yet unpinned */
-  readonly pins = new SteadyMap<bigint, number>();
+  readonly pins = new PinRecord();
   dma_unmap_calls = 0;
   /** (iova, size) in bytes of every dma_unmap call received, in order */
   readonly dma_unmap_ranges: [bigint, bigint][] = [];
@@ -98,10 +98,7 @@ export function* driverPin(k: Kernel, vdev: VfioDevice, iova: bigint, npage: num
   if (!lock && k.locks.interleaving) yield point(`${vdev.ops.name}: pinned, about to record the pin`);
   if (r.ret > 0) {
     const st = pinState(vdev);
-    for (let i = 0; i < r.ret; i++) {
-      const a = i === 0 ? iova : iova + (BigInt(i) << 12n);
-      st.pins.set(a, (st.pins.get(a) ?? 0) + 1);
-    }
+    for (let i = 0; i < r.ret; i++) st.pins.add(i === 0 ? iova : iova + (BigInt(i) << 12n));
   }
   if (lock) yield* lock.unlock();
   return r.ret;
@@ -118,10 +115,7 @@ export function* driverPinPfns(k: Kernel, vdev: VfioDevice, user_pfn: readonly n
   if (!lock && k.locks.interleaving) yield point(`${vdev.ops.name}: pinned, about to record the pin`);
   if (r.ret > 0) {
     const st = pinState(vdev);
-    for (let i = 0; i < r.ret; i++) {
-      const a = BigInt(user_pfn[i]!) << 12n;
-      st.pins.set(a, (st.pins.get(a) ?? 0) + 1);
-    }
+    for (let i = 0; i < r.ret; i++) st.pins.add(BigInt(user_pfn[i]!) << 12n);
   }
   if (lock) yield* lock.unlock();
   return r;
@@ -136,15 +130,8 @@ export function* driverUnpinPfns(k: Kernel, vdev: VfioDevice, user_pfn: readonly
   const walked = { n: 0 };
   const ret = yield* vfio_unpin_pages_user_pfn(k, vdev, user_pfn, npage, walked);
   const st = pinState(vdev);
-  for (let i = 0; i < walked.n; i++) forget(st, BigInt(user_pfn[i]!) << 12n);
+  for (let i = 0; i < walked.n; i++) st.pins.drop(BigInt(user_pfn[i]!) << 12n);
   return ret;
-}
-
-function forget(st: PinState, a: bigint): void {
-  const n = st.pins.get(a);
-  if (n === undefined) return;
-  if (n <= 1) st.pins.delete(a);
-  else st.pins.set(a, n - 1);
 }
 
 /** The driver unpins [iova, iova+npage) once and forgets those pins; returns 0 or (4.10-5.18) vfio_unpin_pages' int. */
@@ -154,15 +141,14 @@ export function* driverUnpin(k: Kernel, vdev: VfioDevice, iova: bigint, npage: n
   // vfio core refuses npage outside 1..512 with a WARN and unpins nothing: keep the record
   if (npage <= 0 || npage > VFIO_PIN_PAGES_MAX_ENTRIES) return 0;
   const st = pinState(vdev);
-  for (let i = 0; i < npage; i++) forget(st, i === 0 ? iova : iova + (BigInt(i) << 12n));
+  for (let i = 0; i < npage; i++) st.pins.drop(i === 0 ? iova : iova + (BigInt(i) << 12n));
   return 0;
 }
 
 /** Unpin every recorded pin in [lo, hi) bytes, as many times as it was pinned. */
 function* unpinRange(k: Kernel, vdev: VfioDevice, lo: bigint, hi: bigint): KGen<void> {
   const st = pinState(vdev);
-  const todo = [...st.pins.entries()].filter(([a]) => a >= lo && a < hi).sort((x, y) => (x[0] < y[0] ? -1 : 1));
-  for (const [a, n] of todo) for (let j = 0; j < n; j++) yield* driverUnpin(k, vdev, a, 1);
+  for (const [a, n] of st.pins.inRange(lo, hi)) for (let j = 0; j < n; j++) yield* driverUnpin(k, vdev, a, 1);
 }
 
 /** The driver's DMA-unmap notifier_block (4.10-5.18): its callback is the driver's dma_unmap. */
@@ -223,7 +209,7 @@ export function pinningOps(k: Kernel, name: string, hasDmaUnmap: boolean): VfioD
       }
       const lo = BigInt(iovaPage) << 12n;
       const hi = BigInt(iovaPage + npages) << 12n;
-      const first = [...st.pins.keys()].filter((a) => a >= lo && a < hi).sort((x, y) => (x < y ? -1 : 1))[0];
+      const first = st.pins.inRange(lo, hi)[0]?.[0];
       const lock = driverLock(k, vdev);
       if (lock) yield* lock.lock();
       yield* unpinRange(k, vdev, lo, hi);
