@@ -217,4 +217,43 @@ describe('write_locked and andThen yield what the generators they replace yield'
     expect(s1).toEqual(['a:p1', 'ab2:p2', 'ab2c:return 20']);
     expect(drive(new LockDomain(), T1, andThenPath(done(4), (v) => done(v + 1)))).toEqual({ ys: [], value: 5 });
   });
+
+  it('pass their extra arguments to a module-level continuation or body, finished or yielding', () => {
+    const join = (v: number, w: string, x: number, y: boolean, z: string): string => `${v}:${w}:${x}:${y}:${z}`;
+    const toPath = (v: number, w: string, x: number, y: boolean, z: string): KGen<string> => done(join(v, w, x, y, z));
+    function* yields(): KGen<number> {
+      yield point('p');
+      return 1;
+    }
+    const dom = new LockDomain();
+    expect(drive(dom, T1, andThen(done(0), join, 'w', 2, true, 'z')).value).toBe('0:w:2:true:z');
+    expect(drive(dom, T1, andThen(yields(), join, 'w', 2, false, 'z'))).toEqual({ ys: ['point:p'], value: '1:w:2:false:z' });
+    expect(drive(dom, T1, andThenPath(done(0), toPath, 'w', 3, true, 'z')).value).toBe('0:w:3:true:z');
+    expect(drive(dom, T1, andThenPath(yields(), toPath, 'w', 3, true, 'z'))).toEqual({ ys: ['point:p'], value: '1:w:3:true:z' });
+    for (const interleaving of [false, true]) {
+      const a = setup(interleaving);
+      a.dom.current = T1;
+      const body = (w: number, x: string, y: number, z: boolean): string => `${w}${x}${y}${z}:${a.s.writer}:${a.s.readerTids.length}`;
+      expect(drive(a.dom, T1, a.s.write_locked(body, 1, 'x', 2, true)).value).toBe('1x2true:1:0');
+      expect(drive(a.dom, T1, a.s.read_locked(body, 3, 'y', 4, false)).value).toBe('3y4false:null:1');
+    }
+  });
+});
+
+describe('done', () => {
+  it('shares one instance for 0, -errno, booleans and undefined, and keeps every value exact', () => {
+    expect(done(0)).toBe(done(0));
+    expect(done(-12)).toBe(done(-12));
+    expect(done(1)).toBe(done(1));
+    expect(done(true)).toBe(done(true));
+    expect(done(undefined)).toBe(done(undefined));
+    for (const v of [0, -0, 1, 2, -1, -4095, -4096, 0.5, -1.5, NaN, 2 ** 40, true, false, undefined, null, 'x', 7n]) {
+      const r = done(v).next();
+      expect(r.done).toBe(true);
+      expect(Object.is(r.value, v)).toBe(true);
+    }
+    const o = { a: 1 };
+    expect(done(o).next().value).toBe(o);
+    expect(done(o)).not.toBe(done(o));
+  });
 });

@@ -243,33 +243,35 @@ export class RwSem implements Acquirable {
     return DONE_VOID;
   }
   /**
-   * down_write(); body(); up_write(): a write-side critical section as one path. Interleaving, it
-   * yields exactly what the three steps yield; straight through it needs no generator at all.
+   * down_write(); body(w, x, y, z); up_write(): a write-side critical section as one path.
+   * Interleaving, it yields exactly what the three steps yield; straight through it needs no
+   * generator at all. On hot paths `body` is a module-level function and its inputs are passed as
+   * `w, x, y, z` (a closure would be allocated on every call; see `andThen`).
    */
-  write_locked<T>(body: () => T): KGen<T> {
-    if (this.dom.interleaving) return this.writeLockedY(body);
+  write_locked<T, W = undefined, X = undefined, Y = undefined, Z = undefined>(body: (w: W, x: X, y: Y, z: Z) => T, w?: W, x?: X, y?: Y, z?: Z): KGen<T> {
+    if (this.dom.interleaving) return this.writeLockedY(body, w as W, x as X, y as Y, z as Z);
     this.down_write();
-    const r = body();
+    const r = body(w as W, x as X, y as Y, z as Z);
     this.up_write();
     return done(r);
   }
-  private *writeLockedY<T>(body: () => T): KGen<T> {
+  private *writeLockedY<T, W, X, Y, Z>(body: (w: W, x: X, y: Y, z: Z) => T, w: W, x: X, y: Y, z: Z): KGen<T> {
     yield* this.down_write();
-    const r = body();
+    const r = body(w, x, y, z);
     yield* this.up_write();
     return r;
   }
-  /** down_read(); body(); up_read(): the read-side critical section, as `write_locked`. */
-  read_locked<T>(body: () => T): KGen<T> {
-    if (this.dom.interleaving) return this.readLockedY(body);
+  /** down_read(); body(w, x, y, z); up_read(): the read-side critical section, as `write_locked`. */
+  read_locked<T, W = undefined, X = undefined, Y = undefined, Z = undefined>(body: (w: W, x: X, y: Y, z: Z) => T, w?: W, x?: X, y?: Y, z?: Z): KGen<T> {
+    if (this.dom.interleaving) return this.readLockedY(body, w as W, x as X, y as Y, z as Z);
     this.down_read();
-    const r = body();
+    const r = body(w as W, x as X, y as Y, z as Z);
     this.up_read();
     return done(r);
   }
-  private *readLockedY<T>(body: () => T): KGen<T> {
+  private *readLockedY<T, W, X, Y, Z>(body: (w: W, x: X, y: Y, z: Z) => T, w: W, x: X, y: Y, z: Z): KGen<T> {
     yield* this.down_read();
-    const r = body();
+    const r = body(w, x, y, z);
     yield* this.up_read();
     return r;
   }

@@ -71,10 +71,16 @@ export type KGen<T> = Generator<Yield, T, undefined>;
  * mode), and what dispatchers (the ioctl switches, `Sys.sys_ioctl`) return for an immediate errno;
  * otherwise a dispatcher returns the kernel path it picks, so it adds no generator frame that every
  * scheduling point below would travel through. The object is its own iterator result
- * (`{ done: true, value }`), so it costs one allocation, and it holds no state: the lock
- * operations share one instance per value. One class, so every `yield*` site sees the same `next`.
+ * (`{ done: true, value }`) and holds no state: 0, -errno, booleans and undefined have one shared
+ * (frozen) instance each, other values cost one allocation. One class, so every `yield*` site sees
+ * the same `next`.
  */
 export function done<T>(value: T): KGen<T> {
+  if (typeof value === 'number') {
+    // the results of most paths (0 and -errno) share one instance each: finishing costs nothing
+    if (value <= 1 && value >= -MAX_ERRNO && (value | 0) === value && (value !== 0 || 1 / value > 0)) return SMALL[value + MAX_ERRNO] as unknown as KGen<T>;
+  } else if (value === undefined) return VOID as unknown as KGen<T>;
+  else if (typeof value === 'boolean') return (value ? TRUE : FALSE) as unknown as KGen<T>;
   return new Finished(value);
 }
 
@@ -95,34 +101,46 @@ class Finished<T> implements KGen<T>, IteratorReturnResult<T> {
   }
 }
 
+const MAX_ERRNO = 4095;
+const SMALL: readonly Finished<number>[] = Array.from({ length: MAX_ERRNO + 2 }, (_, i) => Object.freeze(new Finished(i - MAX_ERRNO)));
+const VOID = Object.freeze(new Finished(undefined));
+const TRUE = Object.freeze(new Finished(true));
+const FALSE = Object.freeze(new Finished(false));
+
 /**
- * `const v = yield* path; return fn(v)` as a path of its own, without a generator when `path`
- * finishes without yielding (straight through, usually). It runs `path` up to its first yield when
- * called, so, like every path, it is only used as the operand of `yield*` or `return`; interleaving,
- * it yields exactly what `path` yields and calls `fn` in the same resume as the generator would.
+ * `const v = yield* path; return fn(v, w, x, y, z)` as a path of its own, without a generator when
+ * `path` finishes without yielding (straight through, usually). It runs `path` up to its first
+ * yield when called, so, like every path, it is only used as the operand of `yield*` or `return`;
+ * interleaving, it yields exactly what `path` yields and calls `fn` in the same resume as the
+ * generator would. On the hot paths `fn` is a module-level function and what it needs is passed
+ * as `w, x, y, z`: a closure would be allocated on every call (and cost as much as a generator).
  */
-export function andThen<A, B>(path: KGen<A>, fn: (a: A) => B): KGen<B> {
+export function andThen<A, B, W = undefined, X = undefined, Y = undefined, Z = undefined>(path: KGen<A>, fn: (a: A, w: W, x: X, y: Y, z: Z) => B, w?: W, x?: X, y?: Y, z?: Z): KGen<B> {
+  // a finished path (the usual case straight through) is read without calling `next`, a call
+  // that every kind of path reaches here and so is slow to dispatch
+  if (path instanceof Finished) return done(fn(path.value, w as W, x as X, y as Y, z as Z));
   const r = path.next();
-  if (r.done === true) return new Finished(fn(r.value));
-  return andThenY(path, r.value, fn);
+  if (r.done === true) return done(fn(r.value, w as W, x as X, y as Y, z as Z));
+  return andThenY(path, r.value, fn, w as W, x as X, y as Y, z as Z);
 }
-function* andThenY<A, B>(path: KGen<A>, first: Yield, fn: (a: A) => B): KGen<B> {
+function* andThenY<A, B, W, X, Y, Z>(path: KGen<A>, first: Yield, fn: (a: A, w: W, x: X, y: Y, z: Z) => B, w: W, x: X, y: Y, z: Z): KGen<B> {
   yield first;
-  return fn(yield* path);
+  return fn(yield* path, w, x, y, z);
 }
 
 /**
- * `const v = yield* path; return yield* fn(v)`: as `andThen`, for a continuation that is itself a
- * path (it may take locks or call other paths).
+ * `const v = yield* path; return yield* fn(v, w, x, y, z)`: as `andThen`, for a continuation that is
+ * itself a path (it may take locks or call other paths).
  */
-export function andThenPath<A, B>(path: KGen<A>, fn: (a: A) => KGen<B>): KGen<B> {
+export function andThenPath<A, B, W = undefined, X = undefined, Y = undefined, Z = undefined>(path: KGen<A>, fn: (a: A, w: W, x: X, y: Y, z: Z) => KGen<B>, w?: W, x?: X, y?: Y, z?: Z): KGen<B> {
+  if (path instanceof Finished) return fn(path.value, w as W, x as X, y as Y, z as Z);
   const r = path.next();
-  if (r.done === true) return fn(r.value);
-  return andThenPathY(path, r.value, fn);
+  if (r.done === true) return fn(r.value, w as W, x as X, y as Y, z as Z);
+  return andThenPathY(path, r.value, fn, w as W, x as X, y as Y, z as Z);
 }
-function* andThenPathY<A, B>(path: KGen<A>, first: Yield, fn: (a: A) => KGen<B>): KGen<B> {
+function* andThenPathY<A, B, W, X, Y, Z>(path: KGen<A>, first: Yield, fn: (a: A, w: W, x: X, y: Y, z: Z) => KGen<B>, w: W, x: X, y: Y, z: Z): KGen<B> {
   yield first;
-  return yield* fn(yield* path);
+  return yield* fn(yield* path, w, x, y, z);
 }
 
 /** A scheduling point that is not a lock operation. */

@@ -28,13 +28,23 @@ export function __account_locked_vm(k: Kernel, mm: Mm, pages: number, inc: boole
 }
 
 /**
- * mm_lock_acct(): take mmap_lock for write and account. Not a generator of its own (it runs on
- * every charge of a vendor pin): its one critical section is `write_locked`.
+ * mm_lock_acct(task, mm, lock_cap, npage): take mmap_lock for write and account. Not a generator
+ * of its own (it runs on every charge of a vendor pin): its one critical section is `write_locked`
+ * around a module-level body (no closure allocated per call).
  */
 export function mm_lock_acct(k: Kernel, task: Task, mm: Mm, lock_cap: boolean, npage: number): KGen<number> {
   // mmap_write_lock_killable(): -EINTR when a fatal signal is pending
   if (k.failNth('mmap_write_lock_killable')) return done(-EINTR);
-  return mm.mmap_lock.write_locked(() => __account_locked_vm(k, mm, Math.abs(npage), npage > 0, task, lock_cap));
+  return mm.mmap_lock.write_locked(lock_cap ? account_bypass : account_limited, k, task, mm, npage);
+}
+
+/** The body of mm_lock_acct's critical section, lock_cap false: __account_locked_vm checks the limit. */
+function account_limited(k: Kernel, task: Task, mm: Mm, npage: number): number {
+  return __account_locked_vm(k, mm, Math.abs(npage), npage > 0, task, false);
+}
+/** The body with lock_cap true: __account_locked_vm bypasses RLIMIT_MEMLOCK. */
+function account_bypass(k: Kernel, task: Task, mm: Mm, npage: number): number {
+  return __account_locked_vm(k, mm, Math.abs(npage), npage > 0, task, true);
 }
 
 /** CAP_IPC_LOCK as the profile evaluates it: dma->lock_cap (MAP-time snapshot) or the caller's now. */
@@ -78,10 +88,13 @@ export function vfio_lock_acct(k: Kernel, dma: VfioDma, npage: number, async: bo
   if (k.profile.lockAcctDeferred) return vfio_lock_acct_deferred(k, dma, npage);
   const mm = dma.mm;
   if (async && !mm.alive) return done(-ESRCH); // mmget_not_zero failed: process exited
-  return andThen(mm_lock_acct(k, dma.task, mm, lockCap(k, dma), npage), (ret) => {
-    if (!ret) dma.locked_vm += npage;
-    return ret;
-  });
+  return andThen(mm_lock_acct(k, dma.task, mm, lockCap(k, dma), npage), charged, dma, npage);
+}
+
+/** vfio_lock_acct() after mm_lock_acct(): the dma's own count follows a successful charge. */
+function charged(ret: number, dma: VfioDma, npage: number): number {
+  if (!ret) dma.locked_vm += npage;
+  return ret;
 }
 
 /** put_pfn(pfn, prot): drop the reference on a non-reserved page; 1 if it was one. */

@@ -12,7 +12,7 @@ import { EACCES, EBUSY, EFAULT, EINVAL, ENODEV, ENOMEM, EPERM } from '../util/er
 import type { Kernel } from '../kernel/kernel.js';
 import type { KGen } from '../kernel/sched.js';
 import { andThen, andThenPath, done } from '../kernel/sched.js';
-import { IOMMU_READ, IOMMU_WRITE } from '../uapi/vfio.js';
+import { IOMMU_READ, IOMMU_WRITE, VFIO_PIN_PAGES_MAX_ENTRIES } from '../uapi/vfio.js';
 import type { IommuGroup } from '../iommu/group.js';
 import { lockCap, put_pfn, vfio_lock_acct } from './acct.js';
 import { vfio_find_dma } from './dma_list.js';
@@ -47,19 +47,21 @@ function findDmaPage(iommu: VfioIommu, a: Iova): VfioDma | undefined {
 /**
  * vfio_pin_page_external(): GUP one page in the dma owner's mm and maybe charge it. On every
  * vendor pin, so not a generator of its own: GUP is a `read_locked` section of mmap_lock, and
- * the rest continues after it (`andThenPath`).
+ * the rest continues after it (`andThenPath`); both take module-level functions, no closures.
  */
 function vfio_pin_page_external(k: Kernel, dma: VfioDma, vaddrPage: number, do_accounting: boolean): KGen<number> {
   const mm = dma.mm;
   if (!mm.alive) return done(-ENODEV);
-  return andThenPath(
-    mm.mmap_lock.read_locked(() => vaddr_get_pfns(k, mm, vaddrPage, 1, dma.prot)),
-    (g) => charge_page_external(k, dma, g, do_accounting),
-  );
+  return andThenPath(mm.mmap_lock.read_locked(gup_one, k, dma, vaddrPage), charge_page_external, k, dma, do_accounting);
+}
+
+/** vaddr_get_pfns(mm, vaddr, 1, dma->prot, &pfn), mmap_lock held for read. */
+function gup_one(k: Kernel, dma: VfioDma, vaddrPage: number): GupBatch | number {
+  return vaddr_get_pfns(k, dma.mm, vaddrPage, 1, dma.prot);
 }
 
 /** vfio_pin_page_external() after GUP, mmap_lock dropped: check the limit (4.10) and charge the page. */
-function charge_page_external(k: Kernel, dma: VfioDma, g: GupBatch | number, do_accounting: boolean): KGen<number> {
+function charge_page_external(g: GupBatch | number, k: Kernel, dma: VfioDma, do_accounting: boolean): KGen<number> {
   if (typeof g === 'number') return done(g);
   const pfn = g.pfn;
   if (k.profile.lockAcctDeferred && do_accounting && !k.phys.isInvalidReserved(pfn) && !lockCap(k, dma)) {
@@ -71,18 +73,19 @@ function charge_page_external(k: Kernel, dma: VfioDma, g: GupBatch | number, do_
       return done(-ENOMEM);
     }
   }
-  if (do_accounting && !k.phys.isInvalidReserved(pfn)) {
-    return andThen(vfio_lock_acct(k, dma, 1, false), (ret) => {
-      if (!ret) return pfn;
-      put_pfn(k, pfn);
-      if (ret === -ENOMEM) {
-        const t = dma.task;
-        k.klog.pr_warn(`vfio_pin_page_external: Task ${t.comm} (${t.pid}) RLIMIT_MEMLOCK (${t.process.memlock}) exceeded`);
-      }
-      return ret;
-    });
-  }
+  if (do_accounting && !k.phys.isInvalidReserved(pfn)) return andThen(vfio_lock_acct(k, dma, 1, false), charged_page, k, dma, pfn);
   return done(pfn);
+}
+
+/** vfio_pin_page_external() after vfio_lock_acct(): the pfn, or drop the page again. */
+function charged_page(ret: number, k: Kernel, dma: VfioDma, pfn: number): number {
+  if (!ret) return pfn;
+  put_pfn(k, pfn);
+  if (ret === -ENOMEM) {
+    const t = dma.task;
+    k.klog.pr_warn(`vfio_pin_page_external: Task ${t.comm} (${t.pid}) RLIMIT_MEMLOCK (${t.process.memlock}) exceeded`);
+  }
+  return ret;
 }
 
 const UNLOCKED = [done(0), done(1)] as const;
@@ -100,8 +103,12 @@ function vfio_unpin_page_external(k: Kernel, dma: VfioDma, a: Iova, do_accountin
     unlocked = put_pfn(k, vpfn.pfn);
     dma.pfn_list.delete(key);
   }
-  if (do_accounting && unlocked) return andThen(vfio_lock_acct(k, dma, -unlocked, true), () => unlocked);
+  if (do_accounting && unlocked) return andThen(vfio_lock_acct(k, dma, -unlocked, true), oneUnlocked);
   return UNLOCKED[unlocked];
+}
+/** vfio_unpin_page_external() after the uncharge: one page unlocked, whatever vfio_lock_acct said. */
+function oneUnlocked(): 1 {
+  return 1;
 }
 
 export interface PinResult {
@@ -117,7 +124,7 @@ function addIova(a: Iova, pages: number): Iova {
 
 /** vfio_iommu_type1_pin_pages(iommu, iommu_group, user_iova, npage, prot, pages) */
 export function vfio_iommu_type1_pin_pages(k: Kernel, iommu: VfioIommu, g: IommuGroup, user_iova: Iova, npage: number, prot: number): KGen<PinResult> {
-  return pin_pages(k, iommu, g, (i) => addIova(user_iova, i), npage, prot);
+  return pin_pages(k, iommu, g, user_iova, null, npage, prot);
 }
 
 /**
@@ -125,12 +132,18 @@ export function vfio_iommu_type1_pin_pages(k: Kernel, iommu: VfioIommu, g: Iommu
  * over an arbitrary list of IOVA page numbers (`user_pfn[i]` = IOVA >> PAGE_SHIFT).
  */
 export function vfio_iommu_type1_pin_pages_pfns(k: Kernel, iommu: VfioIommu, g: IommuGroup, user_pfn: readonly number[], npage: number, prot: number): KGen<PinResult> {
-  return pin_pages(k, iommu, g, (i) => ({ page: user_pfn[i]!, off: 0 }), npage, prot);
+  return pin_pages(k, iommu, g, null, user_pfn, npage, prot);
 }
 
-/** The pin walk shared by both API forms: entry `i` of the call is the IOVA `at(i)`. */
-function* pin_pages(k: Kernel, iommu: VfioIommu, g: IommuGroup, at: (i: number) => Iova, npage: number, prot: number): KGen<PinResult> {
-  const pfns: number[] = [];
+/** Entry `i` of a pin or unpin call: `user_iova` plus i pages, or (4.10-5.18) `user_pfn[i]`. */
+function entryIova(user_iova: Iova | null, user_pfn: readonly number[] | null, i: number): Iova {
+  return user_pfn === null ? addIova(user_iova!, i) : { page: user_pfn[i]!, off: 0 };
+}
+
+/** The pin walk shared by both API forms: entry `i` of the call is `entryIova(user_iova, user_pfn, i)`. */
+function* pin_pages(k: Kernel, iommu: VfioIommu, g: IommuGroup, user_iova: Iova | null, user_pfn: readonly number[] | null, npage: number, prot: number): KGen<PinResult> {
+  // sized up front: a pin of one page is the common case, and an empty array grows to 17 slots
+  const pfns = new Array<number>(npage > 0 && npage <= VFIO_PIN_PAGES_MAX_ENTRIES ? npage : 0);
   if (!iommu.v2) return { ret: -EACCES, pfns };
   yield* iommu.lock.lock();
   let ret: number;
@@ -154,7 +167,7 @@ function* pin_pages(k: Kernel, iommu: VfioIommu, g: IommuGroup, at: (i: number) 
     const do_accounting = iommu.domain_list.length === 0;
     unwind: {
       for (i = 0; i < npage; i++) {
-        const iova = at(i);
+        const iova = entryIova(user_iova, user_pfn, i);
         const dma = findDmaPage(iommu, iova);
         if (!dma) {
           ret = -EINVAL;
@@ -204,7 +217,7 @@ function* pin_pages(k: Kernel, iommu: VfioIommu, g: IommuGroup, at: (i: number) 
     // pin_unwind:
     pfns[i] = 0;
     for (let j = 0; j < i; j++) {
-      const iova = at(j);
+      const iova = entryIova(user_iova, user_pfn, j);
       const dma = findDmaPage(iommu, iova);
       if (dma) yield* vfio_unpin_page_external(k, dma, iova, do_accounting);
       pfns[j] = 0;
