@@ -52,19 +52,19 @@ const rows: [string, number][] = [
   })],
   ['vfio_lock_acct(+1) + vfio_lock_acct(-1) (mmap_lock write twice)', cpuNs(() => sys.call(P, acctPair()))],
   ['pin + unpin of one page (type1 calls)', cpuNs(() => {
-    sys.call(P, vfio_iommu_type1_pin_pages(k, iommu, g, a, 1, 3));
-    sys.call(P, vfio_iommu_type1_unpin_pages(k, iommu, a, 1));
+    sys.call(P, () => vfio_iommu_type1_pin_pages(k, iommu, g, a, 1, 3));
+    sys.call(P, () => vfio_iommu_type1_unpin_pages(k, iommu, a, 1));
   })],
   ['pin + unpin of one page (driverPin + driverUnpin)', cpuNs(() => {
-    sys.call(P, driverPin(k, vdev, RAM_IOVA + 4096n * 77n, 1, 3));
-    sys.call(P, driverUnpin(k, vdev, RAM_IOVA + 4096n * 77n, 1));
+    sys.call(P, driverPin(k, vdev, a, 1, 3));
+    sys.call(P, driverUnpin(k, vdev, a, 1));
   })],
   ['generator skeleton of a pair, no work (bench/skeleton.ts)', cpuNs(() => skeletonPairs(1))],
 ];
-sys.call(P, vfio_iommu_type1_pin_pages(k, iommu, g, a, 1, 3));
+sys.call(P, () => vfio_iommu_type1_pin_pages(k, iommu, g, a, 1, 3));
 rows.push(['pin + unpin of a page pinned already (ref_count 2 -> 1)', cpuNs(() => {
-  sys.call(P, vfio_iommu_type1_pin_pages(k, iommu, g, a, 1, 3));
-  sys.call(P, vfio_iommu_type1_unpin_pages(k, iommu, a, 1));
+  sys.call(P, () => vfio_iommu_type1_pin_pages(k, iommu, g, a, 1, 3));
+  sys.call(P, () => vfio_iommu_type1_unpin_pages(k, iommu, a, 1));
 })]);
 
 console.log(`| piece | CPU ns per call |\n|---|---|`);

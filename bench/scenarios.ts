@@ -147,7 +147,7 @@ export function vendorPins(m: MdevContainer, n: number): bigint[] {
   const out: bigint[] = [];
   for (let i = 0; i < n; i++) {
     const iova = RAM_IOVA + (BigInt(idx[i]!) << 12n);
-    check('driverPin', m.sys.call(P, driverPin(m.sys.k, m.vdev, iova, 1, PROT_RW)));
+    check('driverPin', m.sys.call(P, driverPin(m.sys.k, m.vdev, iovaOf(iova), 1, PROT_RW)));
     out.push(iova);
   }
   return out;
@@ -161,7 +161,7 @@ export function vendorPins(m: MdevContainer, n: number): bigint[] {
 export function churn(m: MdevContainer, pairs: number, slots: number, via: 'driver' | 'type1'): void {
   const ramPages = pages(m.ramBytes);
   const idx = spreadPages(slots, ramPages);
-  const iovas = Array.from(idx, (p) => RAM_IOVA + (BigInt(p) << 12n));
+  const iovas = Array.from(idx, (p) => iovaOf(RAM_IOVA + (BigInt(p) << 12n)));
   const { sys, vdev, iommu } = m;
   const k = sys.k;
   if (via === 'driver') {
@@ -173,11 +173,10 @@ export function churn(m: MdevContainer, pairs: number, slots: number, via: 'driv
     }
   } else {
     const g = vdev.group.iommu_group;
-    const ivs = iovas.map(iovaOf);
     for (let i = 0, s = 0; i < pairs; i++) {
-      const a = ivs[s]!;
-      if (sys.call(P, vfio_iommu_type1_pin_pages(k, iommu, g, a, 1, PROT_RW)).ret !== 1) throw new Error('pin failed');
-      sys.call(P, vfio_iommu_type1_unpin_pages(k, iommu, a, 1));
+      const a = iovas[s]!;
+      if (sys.call(P, () => vfio_iommu_type1_pin_pages(k, iommu, g, a, 1, PROT_RW)).ret !== 1) throw new Error('pin failed');
+      sys.call(P, () => vfio_iommu_type1_unpin_pages(k, iommu, a, 1));
       if (++s === slots) s = 0;
     }
   }

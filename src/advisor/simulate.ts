@@ -173,7 +173,7 @@ export function simulateVm(vm: VmDescription, limit: bigint, profile = DEFAULT_P
     const d = mdLive.pop();
     if (!d) return record('remove mdev: none attached', -22);
     const st = pinState(d.vdev);
-    for (const [a] of st.pins.inRange(0n, 1n << 64n)) call(driverUnpin(sys.k, d.vdev, a, 1));
+    for (const [a] of st.pins.inRange(0, Infinity)) call(driverUnpin(sys.k, d.vdev, a, 1));
     record(`${d.label}: close device`, call(sys.sys_close(P, d.dfd)));
     const r = record(`${d.label}: close group (detach)`, call(sys.sys_close(P, d.gfd)));
     d.c.groups.splice(d.c.groups.indexOf(d.gfd), 1);

@@ -3,6 +3,7 @@
  * vendor driver makes (vfio_pin_pages, vfio_unpin_pages, vfio_dma_rw) on behalf of the device
  * behind a device fd, plus knobs of the sample drivers.
  */
+import { iovaOf } from '../type1/external.js';
 import { EINVAL, ENODEV } from '../util/errno.js';
 import { hex } from '../util/units.js';
 import type { KGen } from '../kernel/sched.js';
@@ -186,7 +187,7 @@ export const MDEV_OPS: Record<string, OpDef> = {
           const r = yield* driverPinPfns(ctx.sys.k, d, pfns, (a.npage as number | undefined) ?? pfns.length, prot);
           return { ret: r.ret, fields: { phys_pfn: pfns.map((_, i) => r.pfns[i] ?? 0) } };
         }
-        return { ret: yield* driverPin(ctx.sys.k, d, a.iova as bigint, a.npage as number, prot) };
+        return { ret: yield* driverPin(ctx.sys.k, d, iovaOf(a.iova as bigint), a.npage as number, prot) };
       });
     },
     show: (a) => `vfio_pin_pages(${s(a, 'device')}, ${pinArgs(a)}, prot=${flagNames((a.prot as number | undefined) ?? 3, PROT)})`,
@@ -207,7 +208,7 @@ export const MDEV_OPS: Record<string, OpDef> = {
           const pfns = userPfns(a);
           return { ret: yield* driverUnpinPfns(ctx.sys.k, d, pfns, (a.npage as number | undefined) ?? pfns.length) };
         }
-        return { ret: yield* driverUnpin(ctx.sys.k, d, a.iova as bigint, a.npage as number) };
+        return { ret: yield* driverUnpin(ctx.sys.k, d, iovaOf(a.iova as bigint), a.npage as number) };
       });
     },
     show: (a) => `vfio_unpin_pages(${s(a, 'device')}, ${pinArgs(a)})`,

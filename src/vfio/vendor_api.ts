@@ -12,9 +12,8 @@ import type { Kernel } from '../kernel/kernel.js';
 import type { KGen } from '../kernel/sched.js';
 import { done } from '../kernel/sched.js';
 import { VFIO_GROUP_NOTIFY, VFIO_GROUP_NOTIFY_SET_KVM, VFIO_IOMMU_NOTIFY, VFIO_PIN_PAGES_MAX_ENTRIES } from '../uapi/vfio.js';
-import type { PinResult } from '../type1/external.js';
+import type { Iova, PinResult } from '../type1/external.js';
 import {
-  iovaOf,
   vfio_iommu_type1_dma_rw,
   vfio_iommu_type1_pin_pages,
   vfio_iommu_type1_pin_pages_pfns,
@@ -33,12 +32,13 @@ function tooMany(npage: number): boolean {
 }
 
 /**
- * vfio_pin_pages(device, iova, npage, prot, pages). A tail call into the IOMMU driver: not a
+ * vfio_pin_pages(device, iova, npage, prot, pages). `iova` is the dma_addr_t as the model carries
+ * IOVAs inside the kernel: page and offset (`iovaOf` converts a u64 from a scenario). A tail call into the IOMMU driver: not a
  * generator of its own, it returns the driver's path (or a finished one), which saves a generator
  * level on every vendor pin. Like every kernel path it is only used as the operand of `yield*`,
  * so its checks run at the same moment either way.
  */
-export function vfio_pin_pages(k: Kernel, vdev: VfioDevice, iova: bigint, npage: number, prot: number): KGen<PinResult> {
+export function vfio_pin_pages(k: Kernel, vdev: VfioDevice, iova: Iova, npage: number, prot: number): KGen<PinResult> {
   if (!npage || k.klog.WARN_ON(vdev.open_count === 0, 'vfio_assert_device_open', 'vfio_pin_pages')) return done({ ret: -EINVAL, pfns: [] });
   if (tooMany(npage)) return done({ ret: -E2BIG, pfns: [] });
   const c = vdev.group.container;
@@ -50,18 +50,18 @@ export function vfio_pin_pages(k: Kernel, vdev: VfioDevice, iova: bigint, npage:
     }
     return done({ ret: -ENOTTY, pfns: [] });
   }
-  return vfio_iommu_type1_pin_pages(k, c.iommu_data, vdev.group.iommu_group, iovaOf(iova), npage, prot);
+  return vfio_iommu_type1_pin_pages(k, c.iommu_data, vdev.group.iommu_group, iova, npage, prot);
 }
 
 const RETURNED = done(undefined);
 
 /** vfio_unpin_pages(device, iova, npage): void; misuse is a WARN. A tail call, as vfio_pin_pages. */
-export function vfio_unpin_pages(k: Kernel, vdev: VfioDevice, iova: bigint, npage: number): KGen<void> {
+export function vfio_unpin_pages(k: Kernel, vdev: VfioDevice, iova: Iova, npage: number): KGen<void> {
   if (k.klog.WARN_ON(vdev.open_count === 0, 'vfio_assert_device_open', 'vfio_unpin_pages')) return RETURNED;
   if (k.klog.WARN_ON(npage <= 0 || npage > VFIO_PIN_PAGES_MAX_ENTRIES, 'vfio_unpin_pages:npage', 'vfio_unpin_pages')) return RETURNED;
   const c = vdev.group.container;
   if (k.klog.WARN_ON(!c?.iommu_data, 'vfio_unpin_pages:no_container', 'vfio_unpin_pages')) return RETURNED;
-  return vfio_iommu_type1_unpin_pages(k, c!.iommu_data!, iovaOf(iova), npage);
+  return vfio_iommu_type1_unpin_pages(k, c!.iommu_data!, iova, npage);
 }
 
 /** vfio_dma_rw(device, iova, data, len, write) */

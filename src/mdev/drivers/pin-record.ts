@@ -1,41 +1,44 @@
 /**
- * A sample driver's record of the pages it pinned through vfio_pin_pages: IOVA (bytes) -> times
- * pinned and not yet unpinned. What a real driver keeps in its own structures (GVT-g: the
- * gvt_dma cache) so that it can honour dma_unmap and unpin everything at close.
+ * A sample driver's record of the pages it pinned through vfio_pin_pages: IOVA -> times pinned
+ * and not yet unpinned. What a real driver keeps in its own structures (GVT-g: the gvt_dma cache)
+ * so that it can honour dma_unmap and unpin everything at close.
  *
- * Kept in a PageMap keyed by the IOVA as a number (exact below 2^53; an IOVA above that keeps its
- * bigint as the key), so a pin+unpin of one page allocates nothing and hashes no bigint.
+ * Kept in a PageMap keyed by the IOVA page (an unaligned IOVA, which a driver may pin on 6.x, is
+ * keyed "page+offset"), so a pin+unpin of one page allocates nothing and hashes no bigint.
  */
 import { PageMap } from '../../util/page-map.js';
+import type { Iova } from '../../type1/external.js';
 
-const MAX_EXACT = BigInt(Number.MAX_SAFE_INTEGER);
+type Key = number | string;
 
-function keyOf(iova: bigint): number | bigint {
-  return iova <= MAX_EXACT ? Number(iova) : iova;
+function keyOf(a: Iova): Key {
+  return a.off === 0 ? a.page : `${a.page}+${a.off}`;
 }
-function iovaOfKey(k: number | bigint): bigint {
-  return typeof k === 'number' ? BigInt(k) : k;
+function iovaOfKey(k: Key): Iova {
+  if (typeof k === 'number') return { page: k, off: 0 };
+  const [page, off] = k.split('+');
+  return { page: Number(page), off: Number(off) };
 }
 
 export class PinRecord {
-  private readonly m = new PageMap<number | bigint, number>();
+  private readonly m = new PageMap<Key, number>();
 
-  /** One more pin of `iova`. */
-  add(iova: bigint): void {
-    const k = keyOf(iova);
+  /** One more pin of `a`. */
+  add(a: Iova): void {
+    const k = keyOf(a);
     this.m.set(k, (this.m.get(k) ?? 0) + 1);
   }
-  /** One pin of `iova` fewer (nothing if it has none). */
-  drop(iova: bigint): void {
-    const k = keyOf(iova);
+  /** One pin of `a` fewer (nothing if it has none). */
+  drop(a: Iova): void {
+    const k = keyOf(a);
     const n = this.m.get(k);
     if (n === undefined) return;
     if (n <= 1) this.m.delete(k);
     else this.m.set(k, n - 1);
   }
-  /** Times `iova` is pinned. */
-  count(iova: bigint): number {
-    return this.m.get(keyOf(iova)) ?? 0;
+  /** Times `a` is pinned. */
+  count(a: Iova): number {
+    return this.m.get(keyOf(a)) ?? 0;
   }
   /** Pins held, all IOVAs together. */
   total(): number {
@@ -43,13 +46,13 @@ export class PinRecord {
     this.m.forEach((c) => (n += c));
     return n;
   }
-  /** [iova, times pinned] for every pinned IOVA in [lo, hi), in IOVA order. */
-  inRange(lo: bigint, hi: bigint): [bigint, number][] {
-    const out: [bigint, number][] = [];
+  /** [iova, times pinned] for every pinned IOVA in pages [loPage, hiPage), in IOVA order. */
+  inRange(loPage: number, hiPage: number): [Iova, number][] {
+    const out: [Iova, number][] = [];
     this.m.forEach((n, k) => {
       const a = iovaOfKey(k);
-      if (a >= lo && a < hi) out.push([a, n]);
+      if (a.page >= loPage && a.page < hiPage) out.push([a, n]);
     });
-    return out.sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0));
+    return out.sort((x, y) => x[0].page - y[0].page || x[0].off - y[0].off);
   }
 }

@@ -31,7 +31,7 @@ import {
 import { VFIO_IOMMU_NOTIFY, VFIO_IOMMU_NOTIFY_DMA_UNMAP, VFIO_PIN_PAGES_MAX_ENTRIES } from '../../uapi/vfio.js';
 import type { NotifierBlock } from '../../kernel/notifier.js';
 import type { DmaUnmapNotice } from '../../type1/vfio_iommu.js';
-import type { PinResult } from '../../type1/external.js';
+import type { Iova, PinResult } from '../../type1/external.js';
 import { PinRecord } from './pin-record.js';
 
 /**
@@ -84,13 +84,17 @@ function driverLock(k: Kernel, vdev: VfioDevice): Mutex | null {
 }
 
 /** [4.10-5.18] the user_pfn list of [iova, iova+npage): IOVA page numbers (an offset is dropped). */
-export function userPfnsOf(iova: bigint, npage: number): number[] {
-  const first = Number(iova >> 12n);
-  return Array.from({ length: Math.max(0, Math.min(npage, VFIO_PIN_PAGES_MAX_ENTRIES)) }, (_, i) => first + i);
+export function userPfnsOf(iova: Iova, npage: number): number[] {
+  return Array.from({ length: Math.max(0, Math.min(npage, VFIO_PIN_PAGES_MAX_ENTRIES)) }, (_, i) => iova.page + i);
+}
+
+/** `a` plus `pages` pages (a pin's later entries); the first entry is `a` itself. */
+export function iovaPlus(a: Iova, pages: number): Iova {
+  return pages === 0 ? a : { page: a.page + pages, off: a.off };
 }
 
 /** The driver pins [iova, iova+npage) and records it; returns vfio_pin_pages' result. */
-export function* driverPin(k: Kernel, vdev: VfioDevice, iova: bigint, npage: number, prot: number): KGen<number> {
+export function* driverPin(k: Kernel, vdev: VfioDevice, iova: Iova, npage: number, prot: number): KGen<number> {
   if (k.profile.pinApiUserPfn) return (yield* driverPinPfns(k, vdev, userPfnsOf(iova, npage), npage, prot)).ret;
   const lock = driverLock(k, vdev);
   if (lock) yield* lock.lock();
@@ -98,7 +102,7 @@ export function* driverPin(k: Kernel, vdev: VfioDevice, iova: bigint, npage: num
   if (!lock && k.locks.interleaving) yield point(`${vdev.ops.name}: pinned, about to record the pin`);
   if (r.ret > 0) {
     const st = pinState(vdev);
-    for (let i = 0; i < r.ret; i++) st.pins.add(i === 0 ? iova : iova + (BigInt(i) << 12n));
+    for (let i = 0; i < r.ret; i++) st.pins.add(iovaPlus(iova, i));
   }
   if (lock) yield* lock.unlock();
   return r.ret;
@@ -115,7 +119,7 @@ export function* driverPinPfns(k: Kernel, vdev: VfioDevice, user_pfn: readonly n
   if (!lock && k.locks.interleaving) yield point(`${vdev.ops.name}: pinned, about to record the pin`);
   if (r.ret > 0) {
     const st = pinState(vdev);
-    for (let i = 0; i < r.ret; i++) st.pins.add(BigInt(user_pfn[i]!) << 12n);
+    for (let i = 0; i < r.ret; i++) st.pins.add({ page: user_pfn[i]!, off: 0 });
   }
   if (lock) yield* lock.unlock();
   return r;
@@ -130,23 +134,23 @@ export function* driverUnpinPfns(k: Kernel, vdev: VfioDevice, user_pfn: readonly
   const walked = { n: 0 };
   const ret = yield* vfio_unpin_pages_user_pfn(k, vdev, user_pfn, npage, walked);
   const st = pinState(vdev);
-  for (let i = 0; i < walked.n; i++) st.pins.drop(BigInt(user_pfn[i]!) << 12n);
+  for (let i = 0; i < walked.n; i++) st.pins.drop({ page: user_pfn[i]!, off: 0 });
   return ret;
 }
 
 /** The driver unpins [iova, iova+npage) once and forgets those pins; returns 0 or (4.10-5.18) vfio_unpin_pages' int. */
-export function* driverUnpin(k: Kernel, vdev: VfioDevice, iova: bigint, npage: number): KGen<number> {
+export function* driverUnpin(k: Kernel, vdev: VfioDevice, iova: Iova, npage: number): KGen<number> {
   if (k.profile.pinApiUserPfn) return yield* driverUnpinPfns(k, vdev, userPfnsOf(iova, npage), npage);
   yield* vfio_unpin_pages(k, vdev, iova, npage);
   // vfio core refuses npage outside 1..512 with a WARN and unpins nothing: keep the record
   if (npage <= 0 || npage > VFIO_PIN_PAGES_MAX_ENTRIES) return 0;
   const st = pinState(vdev);
-  for (let i = 0; i < npage; i++) st.pins.drop(i === 0 ? iova : iova + (BigInt(i) << 12n));
+  for (let i = 0; i < npage; i++) st.pins.drop(iovaPlus(iova, i));
   return 0;
 }
 
-/** Unpin every recorded pin in [lo, hi) bytes, as many times as it was pinned. */
-function* unpinRange(k: Kernel, vdev: VfioDevice, lo: bigint, hi: bigint): KGen<void> {
+/** Unpin every recorded pin in IOVA pages [lo, hi), as many times as it was pinned. */
+function* unpinRange(k: Kernel, vdev: VfioDevice, lo: number, hi: number): KGen<void> {
   const st = pinState(vdev);
   for (const [a, n] of st.pins.inRange(lo, hi)) for (let j = 0; j < n; j++) yield* driverUnpin(k, vdev, a, 1);
 }
@@ -188,7 +192,7 @@ export function pinningOps(k: Kernel, name: string, hasDmaUnmap: boolean): VfioD
     },
     *close_device(vdev) {
       const st = pinState(vdev);
-      if (st.unpinOnClose) yield* unpinRange(k, vdev, 0n, 1n << 64n);
+      if (st.unpinOnClose) yield* unpinRange(k, vdev, 0, Infinity);
       if (st.nbRegistered && st.unregisterOnClose) {
         yield* vfio_unregister_notifier(k, vdev, VFIO_IOMMU_NOTIFY, driverNotifier(vdev));
         st.nbRegistered = false;
@@ -207,8 +211,8 @@ export function pinningOps(k: Kernel, name: string, hasDmaUnmap: boolean): VfioD
         yield point(`${name}:dma_unmap ignored`);
         return;
       }
-      const lo = BigInt(iovaPage) << 12n;
-      const hi = BigInt(iovaPage + npages) << 12n;
+      const lo = iovaPage;
+      const hi = iovaPage + npages;
       const first = st.pins.inRange(lo, hi)[0]?.[0];
       const lock = driverLock(k, vdev);
       if (lock) yield* lock.lock();
