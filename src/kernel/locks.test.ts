@@ -8,7 +8,8 @@ import { describe, expect, it } from 'vitest';
 import { LockDomain, LockMisuse, Mutex, RwSem } from './locks.js';
 import { runSync, SelfDeadlock } from './run-sync.js';
 import type { KGen, Yield } from './sched.js';
-import { andThen, andThenPath, done, point } from './sched.js';
+import { andThen, andThenPath, done, eachPath, point } from './sched.js';
+import fc from 'fast-check';
 
 const T1 = { tid: 1, name: 't1' };
 const T2 = { tid: 2, name: 't2' };
@@ -237,6 +238,78 @@ describe('write_locked and andThen yield what the generators they replace yield'
       expect(drive(a.dom, T1, a.s.write_locked(body, 1, 'x', 2, true)).value).toBe('1x2true:1:0');
       expect(drive(a.dom, T1, a.s.read_locked(body, 3, 'y', 4, false)).value).toBe('3y4false:null:1');
     }
+  });
+});
+
+describe('Mutex.locked and eachPath yield what the generators they replace yield', () => {
+  /** Resume `g` to the end, recording each yield label with the log at that moment. */
+  function trace(g: KGen<unknown>, log: string[]): string[] {
+    const out: string[] = [];
+    for (;;) {
+      const r = g.next();
+      out.push(`${log.join('')}:${r.done === true ? `return ${String(r.value)}` : (r.value as Yield).label}`);
+      if (r.done === true) return out;
+    }
+  }
+
+  it('Mutex.locked, around a body that yields and one that does not, in both modes', () => {
+    function* yieldingBody(log: string[], m: Mutex): KGen<number> {
+      log.push(m.owner === 1 ? 'L' : '-');
+      yield point('inside');
+      return 5;
+    }
+    const finishedBody = (log: string[], m: Mutex): KGen<number> => {
+      log.push(m.owner === 1 ? 'L' : '-');
+      return done(6);
+    };
+    for (const interleaving of [false, true]) {
+      for (const body of [yieldingBody, finishedBody]) {
+        const a = setup(interleaving);
+        const b = setup(interleaving);
+        a.dom.current = T1;
+        b.dom.current = T1;
+        const la: string[] = [];
+        const lb: string[] = [];
+        const ta = trace(a.m.locked(body, la, a.m), la);
+        const tb = trace(
+          (function* (): KGen<number> {
+            yield* b.m.lock();
+            const v = yield* body(lb, b.m);
+            yield* b.m.unlock();
+            return v;
+          })(),
+          lb,
+        );
+        expect(ta).toEqual(tb);
+        expect(la).toEqual(['L']); // the body ran with the lock held
+        expect(a.m.owner).toBeNull();
+      }
+    }
+  });
+
+  it('eachPath stops where a step says stop, with the yields of the loop as a generator', () => {
+    // step i: yields when i is in `yieldAt`, stops (false) at `stopAt`
+    function step(i: number, log: string[], yieldAt: readonly number[], stopAt: number): KGen<boolean> {
+      if (yieldAt.includes(i))
+        return (function* (): KGen<boolean> {
+          log.push(`y${i}`);
+          yield point(`p${i}`);
+          return i !== stopAt;
+        })();
+      log.push(`s${i}`);
+      return done(i !== stopAt);
+    }
+    function* reference(log: string[], yieldAt: readonly number[], stopAt: number, n: number): KGen<number> {
+      for (let i = 0; i < n; i++) if (!(yield* step(i, log, yieldAt, stopAt))) return i;
+      return n;
+    }
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 6 }), fc.subarray([0, 1, 2, 3, 4, 5]), fc.integer({ min: -1, max: 6 }), (n, yieldAt, stopAt) => {
+        const la: string[] = [];
+        const lb: string[] = [];
+        expect(trace(eachPath(0, n, step, la, yieldAt, stopAt), la)).toEqual(trace(reference(lb, yieldAt, stopAt, n), lb));
+      }),
+    );
   });
 });
 

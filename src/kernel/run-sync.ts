@@ -16,10 +16,15 @@ export class SelfDeadlock extends Error {
   override name = 'SelfDeadlock';
 }
 
-export function runSync<T>(dom: LockDomain, thread: ThreadRef, gen: KGen<T>): T {
+/**
+ * `path` is a generator (it runs nothing until resumed) or a function returning any path, called
+ * once `thread` is current: the form for paths that take effect when called (see sched.ts).
+ */
+export function runSync<T>(dom: LockDomain, thread: ThreadRef, path: KGen<T> | (() => KGen<T>)): T {
   const saved = dom.current;
   dom.current = thread;
   try {
+    const gen = typeof path === 'function' ? path() : path;
     for (;;) {
       const r = gen.next();
       if (r.done === true) return r.value;

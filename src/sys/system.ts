@@ -153,9 +153,12 @@ export class Sys {
     return p;
   }
 
-  /** Run a kernel path straight through on `proc`'s thread. */
-  call<T>(proc: string, gen: KGen<T>): T {
-    return runSync(this.k.locks, this.proc(proc).thread, gen);
+  /**
+   * Run a kernel path straight through on `proc`'s thread: a generator, or a function returning
+   * a path (for one that takes effect when called, e.g. vfio_iommu_type1_pin_pages; see runSync).
+   */
+  call<T>(proc: string, path: KGen<T> | (() => KGen<T>)): T {
+    return runSync(this.k.locks, this.proc(proc).thread, path);
   }
 
   private installFd(proc: string, f: File): number {

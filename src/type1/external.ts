@@ -11,7 +11,7 @@
 import { EACCES, EBUSY, EFAULT, EINVAL, ENODEV, ENOMEM, EPERM } from '../util/errno.js';
 import type { Kernel } from '../kernel/kernel.js';
 import type { KGen } from '../kernel/sched.js';
-import { andThen, andThenPath, done } from '../kernel/sched.js';
+import { andThen, andThenPath, done, eachPath } from '../kernel/sched.js';
 import { IOMMU_READ, IOMMU_WRITE, VFIO_PIN_PAGES_MAX_ENTRIES } from '../uapi/vfio.js';
 import type { IommuGroup } from '../iommu/group.js';
 import { lockCap, put_pfn, vfio_lock_acct } from './acct.js';
@@ -140,108 +140,154 @@ function entryIova(user_iova: Iova | null, user_pfn: readonly number[] | null, i
   return user_pfn === null ? addIova(user_iova!, i) : { page: user_pfn[i]!, off: 0 };
 }
 
-/** The pin walk shared by both API forms: entry `i` of the call is `entryIova(user_iova, user_pfn, i)`. */
-function* pin_pages(k: Kernel, iommu: VfioIommu, g: IommuGroup, user_iova: Iova | null, user_pfn: readonly number[] | null, npage: number, prot: number): KGen<PinResult> {
-  // sized up front: a pin of one page is the common case, and an empty array grows to 17 slots
-  const pfns = new Array<number>(npage > 0 && npage <= VFIO_PIN_PAGES_MAX_ENTRIES ? npage : 0);
-  if (!iommu.v2) return { ret: -EACCES, pfns };
-  yield* iommu.lock.lock();
-  let ret: number;
-  let i: number;
-  done: {
-    if (iommu.vaddr_invalid_count) {
-      k.klog.WARN_ON(true, 'vfio_pin_pages:vaddr_invalid', 'vfio_iommu_type1_pin_pages');
-      ret = -EBUSY;
-      break done;
-    }
-    // [4.10-5.7] no external_domain: no mdev group in this container
-    if (k.profile.pinNeedsExternalDomain && iommu.emulated_iommu_groups.length === 0) {
-      ret = -EINVAL;
-      break done;
-    }
-    // Fail if no dma_unmap callback is registered ([4.10-5.18]: if the notifier list is empty)
-    if (iommu.notifier ? iommu.notifier.head === null : iommu.device_list.length === 0) {
-      ret = -EINVAL;
-      break done;
-    }
-    const do_accounting = iommu.domain_list.length === 0;
-    unwind: {
-      for (i = 0; i < npage; i++) {
-        const iova = entryIova(user_iova, user_pfn, i);
-        const dma = findDmaPage(iommu, iova);
-        if (!dma) {
-          ret = -EINVAL;
-          break unwind;
-        }
-        if ((dma.prot & prot) !== prot) {
-          ret = -EPERM;
-          break unwind;
-        }
-        const key = vpfnKey(iova.page, iova.off);
-        const have = dma.pfn_list.get(key);
-        if (have) {
-          have.ref_count++;
-          pfns[i] = have.pfn;
-          continue;
-        }
-        // remote_vaddr = dma->vaddr + (iova - dma->iova): same page offset as the IOVA
-        const vaddrPage = dma.vaddr + (iova.page - dma.iova);
-        const p = yield* vfio_pin_page_external(k, dma, vaddrPage, do_accounting);
-        if (p < 0) {
-          ret = p;
-          break unwind;
-        }
-        if (k.profile.pinApiStructPage && !k.phys.pfnValid(p)) {
-          ret = -EINVAL;
-          break unwind;
-        }
-        if (k.failNth('kzalloc(vfio_pfn)')) {
-          // before 5.10 the unwind looked for the vfio_pfn it had failed to add: the page leaked
-          if (!k.profile.pinUnwindLeak && put_pfn(k, p) && do_accounting) yield* vfio_lock_acct(k, dma, -1, true);
-          ret = -ENOMEM;
-          break unwind;
-        }
-        const v: VfioPfn = { key, iovaPage: iova.page, pfn: p, ref_count: 1 };
-        dma.pfn_list.set(key, v);
-        pfns[i] = p;
-        if (iommu.dirty_page_tracking && dma.bitmap) dma.bitmap.add(iova.page - dma.iova, iova.page - dma.iova + 1);
-      }
-      ret = i;
-      const group = vfio_iommu_find_iommu_group(iommu, g);
-      if (group && !group.pinned_page_dirty_scope) {
-        group.pinned_page_dirty_scope = true;
-        iommu.num_non_pinned_groups--;
-      }
-      break done;
-    }
-    // pin_unwind:
-    pfns[i] = 0;
-    for (let j = 0; j < i; j++) {
-      const iova = entryIova(user_iova, user_pfn, j);
-      const dma = findDmaPage(iommu, iova);
-      if (dma) yield* vfio_unpin_page_external(k, dma, iova, do_accounting);
-      pfns[j] = 0;
-    }
-  }
-  yield* iommu.lock.unlock();
-  return { ret, pfns };
+/**
+ * A pin walk: what vfio_iommu_type1_pin_pages keeps in its locals. Entry `i` of the call is
+ * `entryIova(user_iova, user_pfn, i)`.
+ */
+interface PinWalk {
+  readonly k: Kernel;
+  readonly iommu: VfioIommu;
+  readonly g: IommuGroup;
+  readonly user_iova: Iova | null;
+  readonly user_pfn: readonly number[] | null;
+  readonly npage: number;
+  readonly prot: number;
+  do_accounting: boolean;
+  readonly pfns: number[];
+  /** the errno that stopped the walk */
+  ret: number;
 }
 
-/** vfio_iommu_type1_unpin_pages(iommu, user_iova, npage): void; stops at the first unmapped IOVA. */
-export function* vfio_iommu_type1_unpin_pages(k: Kernel, iommu: VfioIommu, user_iova: Iova, npage: number): KGen<void> {
-  if (k.klog.WARN_ON(!iommu.v2, 'vfio_unpin_pages:not_v2', 'vfio_iommu_type1_unpin_pages')) return;
-  yield* iommu.lock.lock();
-  const do_accounting = iommu.domain_list.length === 0;
-  let i = 0;
-  for (; i < npage; i++) {
-    const iova = addIova(user_iova, i);
-    const dma = findDmaPage(iommu, iova);
-    if (!dma) break;
-    yield* vfio_unpin_page_external(k, dma, iova, do_accounting);
+/**
+ * The pin walk shared by both API forms. On every vendor pin, so it is written as a chain of
+ * small functions joined by path combinators (`Mutex.locked`, `eachPath`, `andThenPath`) rather
+ * than as one generator: a generator here cost about 90 ns and 0.7 KB per call straight through.
+ * Read it as the kernel function split at its loop: pin_pages_locked is the body under
+ * iommu->lock, pin_entry one iteration, add_vpfn the rest of an iteration after GUP, pin_done
+ * the code after the loop (including pin_unwind).
+ */
+function pin_pages(k: Kernel, iommu: VfioIommu, g: IommuGroup, user_iova: Iova | null, user_pfn: readonly number[] | null, npage: number, prot: number): KGen<PinResult> {
+  // sized up front: a pin of one page is the common case, and an empty array grows to 17 slots
+  const pfns = new Array<number>(npage > 0 && npage <= VFIO_PIN_PAGES_MAX_ENTRIES ? npage : 0);
+  if (!iommu.v2) return done({ ret: -EACCES, pfns });
+  const w: PinWalk = { k, iommu, g, user_iova, user_pfn, npage, prot, do_accounting: false, pfns, ret: 0 };
+  return iommu.lock.locked(pin_pages_locked, w);
+}
+
+/** vfio_iommu_type1_pin_pages() with iommu->lock held: the checks, then the loop over the entries. */
+function pin_pages_locked(w: PinWalk): KGen<PinResult> {
+  const { k, iommu } = w;
+  if (iommu.vaddr_invalid_count) {
+    k.klog.WARN_ON(true, 'vfio_pin_pages:vaddr_invalid', 'vfio_iommu_type1_pin_pages');
+    return done({ ret: -EBUSY, pfns: w.pfns });
   }
-  yield* iommu.lock.unlock();
+  // [4.10-5.7] no external_domain: no mdev group in this container
+  if (k.profile.pinNeedsExternalDomain && iommu.emulated_iommu_groups.length === 0) return done({ ret: -EINVAL, pfns: w.pfns });
+  // Fail if no dma_unmap callback is registered ([4.10-5.18]: if the notifier list is empty)
+  if (iommu.notifier ? iommu.notifier.head === null : iommu.device_list.length === 0) return done({ ret: -EINVAL, pfns: w.pfns });
+  w.do_accounting = iommu.domain_list.length === 0;
+  return andThenPath(eachPath(0, w.npage, pin_entry, w), pin_done, w);
+}
+
+/** One iteration: find the entry's dma, check prot, take a ref on its vfio_pfn or pin the page. */
+function pin_entry(i: number, w: PinWalk): KGen<boolean> {
+  const iova = entryIova(w.user_iova, w.user_pfn, i);
+  const dma = findDmaPage(w.iommu, iova);
+  if (!dma) return stop(w, -EINVAL);
+  if ((dma.prot & w.prot) !== w.prot) return stop(w, -EPERM);
+  const have = dma.pfn_list.get(vpfnKey(iova.page, iova.off));
+  if (have) {
+    have.ref_count++;
+    w.pfns[i] = have.pfn;
+    return NEXT;
+  }
+  // remote_vaddr = dma->vaddr + (iova - dma->iova): same page offset as the IOVA
+  const vaddrPage = dma.vaddr + (iova.page - dma.iova);
+  return andThenPath(vfio_pin_page_external(w.k, dma, vaddrPage, w.do_accounting), add_vpfn, w, i, dma, iova);
+}
+
+/** The iteration after vfio_pin_page_external() returned `p` (a pfn or -errno): vfio_add_to_pfn_list(). */
+function add_vpfn(p: number, w: PinWalk, i: number, dma: VfioDma, iova: Iova): KGen<boolean> {
+  const k = w.k;
+  if (p < 0) return stop(w, p);
+  if (k.profile.pinApiStructPage && !k.phys.pfnValid(p)) return stop(w, -EINVAL);
+  if (k.failNth('kzalloc(vfio_pfn)')) {
+    w.ret = -ENOMEM;
+    // before 5.10 the unwind looked for the vfio_pfn it had failed to add: the page leaked
+    if (!k.profile.pinUnwindLeak && put_pfn(k, p) && w.do_accounting) return andThen(vfio_lock_acct(k, dma, -1, true), stopAfter);
+    return STOP;
+  }
+  const key = vpfnKey(iova.page, iova.off);
+  const v: VfioPfn = { key, iovaPage: iova.page, pfn: p, ref_count: 1 };
+  dma.pfn_list.set(key, v);
+  w.pfns[i] = p;
+  if (w.iommu.dirty_page_tracking && dma.bitmap) dma.bitmap.add(iova.page - dma.iova, iova.page - dma.iova + 1);
+  return NEXT;
+}
+
+/** After the loop stopped at entry `i`: all pinned (mark the group's dirty scope), or pin_unwind. */
+function pin_done(i: number, w: PinWalk): KGen<PinResult> {
+  if (i === w.npage) {
+    const group = vfio_iommu_find_iommu_group(w.iommu, w.g);
+    if (group && !group.pinned_page_dirty_scope) {
+      group.pinned_page_dirty_scope = true;
+      w.iommu.num_non_pinned_groups--;
+    }
+    return done({ ret: i, pfns: w.pfns });
+  }
+  // pin_unwind: drop the pins of entries 0..i-1 again
+  w.pfns[i] = 0;
+  return andThen(eachPath(0, i, unwind_entry, w), unwound, w);
+}
+
+/** pin_unwind, entry `j`: vfio_unpin_page_external() if its dma is still there. */
+function unwind_entry(j: number, w: PinWalk): KGen<boolean> {
+  const iova = entryIova(w.user_iova, w.user_pfn, j);
+  const dma = findDmaPage(w.iommu, iova);
+  w.pfns[j] = 0;
+  if (!dma) return NEXT;
+  return andThen(vfio_unpin_page_external(w.k, dma, iova, w.do_accounting), goOn);
+}
+
+function unwound(_: number, w: PinWalk): PinResult {
+  return { ret: w.ret, pfns: w.pfns };
+}
+
+const NEXT = done(true);
+const STOP = done(false);
+function stop(w: PinWalk, errno: number): KGen<boolean> {
+  w.ret = errno;
+  return STOP;
+}
+function stopAfter(): boolean {
+  return false;
+}
+function goOn(): boolean {
+  return true;
+}
+
+/**
+ * vfio_iommu_type1_unpin_pages(iommu, user_iova, npage): void; stops at the first unmapped IOVA.
+ * On every vendor unpin: path combinators, as pin_pages (unpin_locked is the body under
+ * iommu->lock, unpin_entry one iteration, unpinned the code after the loop).
+ */
+export function vfio_iommu_type1_unpin_pages(k: Kernel, iommu: VfioIommu, user_iova: Iova, npage: number): KGen<void> {
+  if (k.klog.WARN_ON(!iommu.v2, 'vfio_unpin_pages:not_v2', 'vfio_iommu_type1_unpin_pages')) return RETURNED;
+  return andThen(iommu.lock.locked(unpin_locked, k, iommu, user_iova, npage), unpinned, k, npage);
+}
+function unpin_locked(k: Kernel, iommu: VfioIommu, user_iova: Iova, npage: number): KGen<number> {
+  return eachPath(0, npage, unpin_entry, k, iommu, user_iova, iommu.domain_list.length === 0);
+}
+function unpin_entry(i: number, k: Kernel, iommu: VfioIommu, user_iova: Iova, do_accounting: boolean): KGen<boolean> {
+  const iova = addIova(user_iova, i);
+  const dma = findDmaPage(iommu, iova);
+  if (!dma) return STOP;
+  return andThen(vfio_unpin_page_external(k, dma, iova, do_accounting), goOn);
+}
+function unpinned(i: number, k: Kernel, npage: number): void {
   k.klog.WARN_ON(i !== npage, 'vfio_unpin_pages:short', 'vfio_iommu_type1_unpin_pages');
 }
+const RETURNED = done(undefined);
 
 /**
  * [4.10-5.18] vfio_iommu_type1_unpin_pages(iommu, user_pfn, npage): stops at the first entry with
