@@ -56,8 +56,8 @@ const rows: [string, number][] = [
     sys.call(P, () => vfio_iommu_type1_unpin_pages(k, iommu, a, 1));
   })],
   ['pin + unpin of one page (driverPin + driverUnpin)', cpuNs(() => {
-    sys.call(P, driverPin(k, vdev, a, 1, 3));
-    sys.call(P, driverUnpin(k, vdev, a, 1));
+    sys.call(P, () => driverPin(k, vdev, a, 1, 3));
+    sys.call(P, () => driverUnpin(k, vdev, a, 1));
   })],
   ['generator skeleton of a pair, no work (bench/skeleton.ts)', cpuNs(() => skeletonPairs(1))],
 ];

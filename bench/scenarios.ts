@@ -147,7 +147,7 @@ export function vendorPins(m: MdevContainer, n: number): bigint[] {
   const out: bigint[] = [];
   for (let i = 0; i < n; i++) {
     const iova = RAM_IOVA + (BigInt(idx[i]!) << 12n);
-    check('driverPin', m.sys.call(P, driverPin(m.sys.k, m.vdev, iovaOf(iova), 1, PROT_RW)));
+    check('driverPin', m.sys.call(P, () => driverPin(m.sys.k, m.vdev, iovaOf(iova), 1, PROT_RW)));
     out.push(iova);
   }
   return out;
@@ -167,8 +167,8 @@ export function churn(m: MdevContainer, pairs: number, slots: number, via: 'driv
   if (via === 'driver') {
     for (let i = 0, s = 0; i < pairs; i++) {
       const a = iovas[s]!;
-      if (sys.call(P, driverPin(k, vdev, a, 1, PROT_RW)) !== 1) throw new Error('pin failed');
-      sys.call(P, driverUnpin(k, vdev, a, 1));
+      if (sys.call(P, () => driverPin(k, vdev, a, 1, PROT_RW)) !== 1) throw new Error('pin failed');
+      sys.call(P, () => driverUnpin(k, vdev, a, 1));
       if (++s === slots) s = 0;
     }
   } else {

@@ -79,7 +79,7 @@ export function simulateVm(vm: VmDescription, limit: bigint, profile = DEFAULT_P
     if (ret < 0 && !failed) failed = s;
     return ret >= 0;
   };
-  const call = <T>(gen: KGen<T>): T => sys.call(P, gen);
+  const call = <T>(path: KGen<T> | (() => KGen<T>)): T => sys.call(P, path);
 
   const ramPages = Number((vm.guestRamBytes + 4095n) >> 12n);
   const ram = call(sys.sys_mmap_anon(P, ramPages, { read: true, write: true, backing: vm.backing, touch: true, contiguous: false, label: 'guest-ram' }));
@@ -173,7 +173,7 @@ export function simulateVm(vm: VmDescription, limit: bigint, profile = DEFAULT_P
     const d = mdLive.pop();
     if (!d) return record('remove mdev: none attached', -22);
     const st = pinState(d.vdev);
-    for (const [a] of st.pins.inRange(0, Infinity)) call(driverUnpin(sys.k, d.vdev, a, 1));
+    for (const [a] of st.pins.inRange(0, Infinity)) call(() => driverUnpin(sys.k, d.vdev, a, 1));
     record(`${d.label}: close device`, call(sys.sys_close(P, d.dfd)));
     const r = record(`${d.label}: close group (detach)`, call(sys.sys_close(P, d.gfd)));
     d.c.groups.splice(d.c.groups.indexOf(d.gfd), 1);

@@ -16,7 +16,7 @@
 import type { Kernel } from '../../kernel/kernel.js';
 import { Mutex } from '../../kernel/locks.js';
 import type { KGen } from '../../kernel/sched.js';
-import { point } from '../../kernel/sched.js';
+import { andThen, point } from '../../kernel/sched.js';
 import type { VfioDevice, VfioDeviceOps } from '../../vfio/objects.js';
 import { IOMMU_READ, IOMMU_WRITE } from '../../uapi/vfio.js';
 import {
@@ -76,8 +76,7 @@ export function pinState(vdev: VfioDevice): PinState {
   return vdev.driverData as PinState;
 }
 
-function driverLock(k: Kernel, vdev: VfioDevice): Mutex | null {
-  const st = pinState(vdev);
+function driverLock(k: Kernel, vdev: VfioDevice, st = pinState(vdev)): Mutex | null {
   if (st.racyRecord) return null;
   st.lock ??= new Mutex(`${vdev.ops.name}[${vdev.name}].lock`, k.locks);
   return st.lock;
@@ -93,19 +92,53 @@ export function iovaPlus(a: Iova, pages: number): Iova {
   return pages === 0 ? a : { page: a.page + pages, off: a.off };
 }
 
-/** The driver pins [iova, iova+npage) and records it; returns vfio_pin_pages' result. */
-export function* driverPin(k: Kernel, vdev: VfioDevice, iova: Iova, npage: number, prot: number): KGen<number> {
-  if (k.profile.pinApiUserPfn) return (yield* driverPinPfns(k, vdev, userPfnsOf(iova, npage), npage, prot)).ret;
-  const lock = driverLock(k, vdev);
-  if (lock) yield* lock.lock();
-  const r = yield* vfio_pin_pages(k, vdev, iova, npage, prot);
-  if (!lock && k.locks.interleaving) yield point(`${vdev.ops.name}: pinned, about to record the pin`);
-  if (r.ret > 0) {
-    const st = pinState(vdev);
-    for (let i = 0; i < r.ret; i++) st.pins.add(iovaPlus(iova, i));
-  }
-  if (lock) yield* lock.unlock();
+/**
+ * The driver pins [iova, iova+npage) and records it, under its lock; returns vfio_pin_pages'
+ * result. On every vGPU pin, so written with path combinators (see src/kernel/sched.ts) rather
+ * than as a generator: `lock.locked` around vfio_pin_pages and then `record_pins`. With
+ * `racyRecord` the driver records without its lock (`driverPinRacy`).
+ */
+export function driverPin(k: Kernel, vdev: VfioDevice, iova: Iova, npage: number, prot: number): KGen<number> {
+  if (k.profile.pinApiUserPfn) return andThen(driverPinPfns(k, vdev, userPfnsOf(iova, npage), npage, prot), retOf);
+  const st = pinState(vdev);
+  const lock = driverLock(k, vdev, st);
+  if (!lock) return driverPinRacy(k, vdev, st, iova, npage, prot);
+  const call: PinCall = { k, vdev, iova, npage, prot };
+  return lock.locked(pin_and_record, call, st);
+}
+
+/** The arguments of one driverPin. */
+interface PinCall {
+  readonly k: Kernel;
+  readonly vdev: VfioDevice;
+  readonly iova: Iova;
+  readonly npage: number;
+  readonly prot: number;
+}
+
+/** driverPin under the driver's lock: vfio_pin_pages, then record what it pinned. */
+function pin_and_record(c: PinCall, st: PinState): KGen<number> {
+  return andThen(vfio_pin_pages(c.k, c.vdev, c.iova, c.npage, c.prot), record_pins, st, c.iova);
+}
+
+/** Record the pins of a vfio_pin_pages that returned `r`; the driver's result is r.ret. */
+function record_pins(r: PinResult, st: PinState, iova: Iova): number {
+  for (let i = 0; i < r.ret; i++) st.pins.add(iovaPlus(iova, i));
   return r.ret;
+}
+
+function retOf(r: PinResult): number {
+  return r.ret;
+}
+
+/**
+ * driverPin with `racyRecord`: no driver lock, so the pin is recorded after a scheduling point at
+ * which a dma_unmap for its range may run first (the UNMAP vs vendor-pin race).
+ */
+function* driverPinRacy(k: Kernel, vdev: VfioDevice, st: PinState, iova: Iova, npage: number, prot: number): KGen<number> {
+  const r = yield* vfio_pin_pages(k, vdev, iova, npage, prot);
+  if (k.locks.interleaving) yield point(`${vdev.ops.name}: pinned, about to record the pin`);
+  return record_pins(r, st, iova);
 }
 
 /**
@@ -138,13 +171,19 @@ export function* driverUnpinPfns(k: Kernel, vdev: VfioDevice, user_pfn: readonly
   return ret;
 }
 
-/** The driver unpins [iova, iova+npage) once and forgets those pins; returns 0 or (4.10-5.18) vfio_unpin_pages' int. */
-export function* driverUnpin(k: Kernel, vdev: VfioDevice, iova: Iova, npage: number): KGen<number> {
-  if (k.profile.pinApiUserPfn) return yield* driverUnpinPfns(k, vdev, userPfnsOf(iova, npage), npage);
-  yield* vfio_unpin_pages(k, vdev, iova, npage);
+/**
+ * The driver unpins [iova, iova+npage) once and forgets those pins; returns 0 or (4.10-5.18)
+ * vfio_unpin_pages' int. On every vGPU unpin: vfio_unpin_pages, then `forget_pins` (`andThen`).
+ */
+export function driverUnpin(k: Kernel, vdev: VfioDevice, iova: Iova, npage: number): KGen<number> {
+  if (k.profile.pinApiUserPfn) return driverUnpinPfns(k, vdev, userPfnsOf(iova, npage), npage);
+  return andThen(vfio_unpin_pages(k, vdev, iova, npage), forget_pins, pinState(vdev), iova, npage);
+}
+
+/** After vfio_unpin_pages: forget the pins it dropped. */
+function forget_pins(_: void, st: PinState, iova: Iova, npage: number): number {
   // vfio core refuses npage outside 1..512 with a WARN and unpins nothing: keep the record
   if (npage <= 0 || npage > VFIO_PIN_PAGES_MAX_ENTRIES) return 0;
-  const st = pinState(vdev);
   for (let i = 0; i < npage; i++) st.pins.drop(iovaPlus(iova, i));
   return 0;
 }
