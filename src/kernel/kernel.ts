@@ -111,7 +111,11 @@ export class Kernel {
     if (this.recordSites) this.failSites.push(site);
     else this.siteCount++;
     // per-site counts matter only to a site armed to fail (set before the first call, newContext)
-    if (this.failSite === null) return this.failAt > 0 && this.sitesReached() === this.failAt;
+    if (this.failSite !== null) return this.failNthSite(site);
+    return this.failAt > 0 && this.sitesReached() === this.failAt;
+  }
+  /** failNth with a site armed: count this site's calls (kept out of failNth, which is hot). */
+  private failNthSite(site: string): boolean {
     const i = this.siteNames.indexOf(site);
     let n = 1;
     if (i < 0) {

@@ -78,6 +78,27 @@ export class LockDomain {
   }
 }
 
+/**
+ * The LockMisuse a lock operation throws, built here so that the (hot) lock operations stay small
+ * enough for V8 to inline them into the kernel paths that call them.
+ */
+function misuse(dom: LockDomain, lock: string, what: 'unlock' | 'take' | 'up_read' | 'up_write' | 'read' | 'write', owner: number | null = null): LockMisuse {
+  const who = dom.current.name;
+  switch (what) {
+    case 'unlock':
+      return new LockMisuse(`${who} unlocks ${lock} owned by ${String(owner)}`);
+    case 'take':
+      return new LockMisuse(`${who} takes ${lock} held by ${String(owner)}`);
+    case 'up_read':
+    case 'up_write':
+      return new LockMisuse(`${who} ${what}(${lock}) without holding it`);
+    case 'read':
+      return new LockMisuse(`${lock}: read while write-held`);
+    case 'write':
+      return new LockMisuse(`${lock}: write while held`);
+  }
+}
+
 const DONE_VOID: KGen<void> = done(undefined);
 const DONE_TRUE: KGen<boolean> = done(true);
 const DONE_FALSE: KGen<boolean> = done(false);
@@ -214,7 +235,7 @@ export class Mutex implements Acquirable {
   /** mutex_unlock() */
   unlock(): KGen<void> {
     const tid = this.dom.current.tid;
-    if (this.owner !== tid) throw new LockMisuse(`${this.dom.current.name} unlocks ${this.name} owned by ${String(this.owner)}`);
+    if (this.owner !== tid) throw misuse(this.dom, this.name, 'unlock', this.owner);
     this.owner = null;
     if (this.dom.interleaving) this.dom.noteRelease(tid, this.name);
     return this.dom.interleaving ? new LockStep<void>(this, this.y.unlock, NOTHING) : DONE_VOID;
@@ -227,7 +248,7 @@ export class Mutex implements Acquirable {
   private take(): void {
     const tid = this.dom.current.tid;
     if (tid === 0) throw this.dom.noRunner(this.name);
-    if (this.owner !== null) throw new LockMisuse(`${this.dom.current.name} takes ${this.name} held by ${String(this.owner)}`);
+    if (this.owner !== null) throw misuse(this.dom, this.name, 'take', this.owner);
     this.owner = tid;
     if (this.dom.interleaving) this.dom.noteAcquire(tid, this.name);
   }
@@ -347,7 +368,7 @@ export class RwSem implements Acquirable {
     const tid = this.dom.current.tid;
     const tids = this.readerTids;
     const i = tids.length === 1 && tids[0] === tid ? 0 : tids.indexOf(tid);
-    if (i < 0) throw new LockMisuse(`${this.dom.current.name} up_read(${this.name}) without holding it`);
+    if (i < 0) throw misuse(this.dom, this.name, 'up_read');
     const n = this.readerCounts[i] as number;
     if (n > 1) this.readerCounts[i] = n - 1;
     else if (i === tids.length - 1) {
@@ -362,7 +383,7 @@ export class RwSem implements Acquirable {
   }
   up_write(): KGen<void> {
     const tid = this.dom.current.tid;
-    if (this.writer !== tid) throw new LockMisuse(`${this.dom.current.name} up_write(${this.name}) without holding it`);
+    if (this.writer !== tid) throw misuse(this.dom, this.name, 'up_write');
     this.writer = null;
     if (this.dom.interleaving) this.dom.noteRelease(tid, this.name);
     return this.dom.interleaving ? new LockStep<void>(this, this.y.up_write, NOTHING) : DONE_VOID;
@@ -371,7 +392,7 @@ export class RwSem implements Acquirable {
   private takeRead(): void {
     const tid = this.dom.current.tid;
     if (tid === 0) throw this.dom.noRunner(this.name);
-    if (this.writer !== null) throw new LockMisuse(`${this.name}: read while write-held`);
+    if (this.writer !== null) throw misuse(this.dom, this.name, 'read');
     const i = this.readerTids.indexOf(tid);
     if (i < 0) {
       this.readerTids.push(tid);
@@ -382,7 +403,7 @@ export class RwSem implements Acquirable {
   private takeWrite(): void {
     const tid = this.dom.current.tid;
     if (tid === 0) throw this.dom.noRunner(this.name);
-    if (this.writer !== null || this.readerTids.length > 0) throw new LockMisuse(`${this.name}: write while held`);
+    if (this.writer !== null || this.readerTids.length > 0) throw misuse(this.dom, this.name, 'write');
     this.writer = tid;
     if (this.dom.interleaving) this.dom.noteAcquire(tid, this.name);
   }
