@@ -16,7 +16,7 @@ import { RwSem } from '../kernel/locks.js';
 import type { PhysMem } from './physmem.js';
 import { ZERO_PFN } from './physmem.js';
 import type { Runs } from './run.js';
-import { firstSlice, runsEnd, sliceRuns } from './run.js';
+import { firstSlice, pfnAt, runsEnd, sliceRuns } from './run.js';
 
 /** The first populated run containing `vpage` (`pop.find(...)` without a closure). */
 function popAt(pop: readonly Runs[], vpage: number): Runs | undefined {
@@ -251,6 +251,8 @@ export class Mm {
       r = popAt(v.pop, vpage);
       if (!r) return -EFAULT;
     }
+    // one page (a vendor pin): the page itself, in one allocation
+    if (limit === 1) return { start: vpage, pfn: pfnAt(r, vpage), len: 1, count: 1, stride: 1, reserved: false };
     // sliceRuns puts a partial first run alone in front of the whole runs
     const first = firstSlice(r, vpage, vpage + limit);
     if (!first) return -EFAULT;
