@@ -12,6 +12,7 @@ import type { VfioDevice } from '../src/vfio/objects.js';
 import type { VfioIommu } from '../src/type1/vfio_iommu.js';
 import { driverPin, driverUnpin } from '../src/mdev/drivers/pinning.js';
 import { iovaOf, vfio_iommu_type1_pin_pages, vfio_iommu_type1_unpin_pages } from '../src/type1/external.js';
+import { vfio_pin_pages, vfio_unpin_pages } from '../src/vfio/vendor_api.js';
 
 export const P = 'qemu';
 export const KiB = 1024n;
@@ -155,30 +156,32 @@ export function vendorPins(m: MdevContainer, n: number): bigint[] {
 
 /**
  * vGPU churn: `pairs` x (pin one page, unpin it) cycling through `slots` page positions spread
- * across guest RAM, via the vendor driver (driverPin/driverUnpin, which also keeps its own pin
- * record) or straight into type1 (vfio_iommu_type1_pin_pages/unpin_pages).
+ * across guest RAM, one `sys.call` for each pin and each unpin:
+ *   - 'type1': straight into type1 (vfio_iommu_type1_pin_pages / unpin_pages);
+ *   - 'api': through vfio core's vendor API (vfio_pin_pages / vfio_unpin_pages), as a driver calls it;
+ *   - 'driver': through the sample driver (driverPin / driverUnpin: its lock and its own pin record too).
  */
-export function churn(m: MdevContainer, pairs: number, slots: number, via: 'driver' | 'type1'): void {
+export type ChurnVia = 'type1' | 'api' | 'driver';
+export function churn(m: MdevContainer, pairs: number, slots: number, via: ChurnVia): void {
   const ramPages = pages(m.ramBytes);
   const idx = spreadPages(slots, ramPages);
   const iovas = Array.from(idx, (p) => iovaOf(RAM_IOVA + (BigInt(p) << 12n)));
   const { sys, vdev, iommu } = m;
   const k = sys.k;
-  if (via === 'driver') {
-    for (let i = 0, s = 0; i < pairs; i++) {
-      const a = iovas[s]!;
-      if (sys.call(P, () => driverPin(k, vdev, a, 1, PROT_RW)) !== 1) throw new Error('pin failed');
-      sys.call(P, () => driverUnpin(k, vdev, a, 1));
-      if (++s === slots) s = 0;
-    }
-  } else {
-    const g = vdev.group.iommu_group;
-    for (let i = 0, s = 0; i < pairs; i++) {
-      const a = iovas[s]!;
+  const g = vdev.group.iommu_group;
+  for (let i = 0, s = 0; i < pairs; i++) {
+    const a = iovas[s]!;
+    if (via === 'type1') {
       if (sys.call(P, () => vfio_iommu_type1_pin_pages(k, iommu, g, a, 1, PROT_RW)).ret !== 1) throw new Error('pin failed');
       sys.call(P, () => vfio_iommu_type1_unpin_pages(k, iommu, a, 1));
-      if (++s === slots) s = 0;
+    } else if (via === 'api') {
+      if (sys.call(P, () => vfio_pin_pages(k, vdev, a, 1, PROT_RW)).ret !== 1) throw new Error('pin failed');
+      sys.call(P, () => vfio_unpin_pages(k, vdev, a, 1));
+    } else {
+      if (sys.call(P, () => driverPin(k, vdev, a, 1, PROT_RW)) !== 1) throw new Error('pin failed');
+      sys.call(P, () => driverUnpin(k, vdev, a, 1));
     }
+    if (++s === slots) s = 0;
   }
 }
 

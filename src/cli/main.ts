@@ -2,6 +2,7 @@
 /**
  * The `vfiolab` command line.
  */
+import './tune.js'; // first: V8 settings before any model code is compiled
 import { Command } from 'commander';
 import { writeFileSync } from 'node:fs';
 import { runCommand } from './run.js';
