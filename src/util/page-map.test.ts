@@ -1,5 +1,5 @@
 /**
- * PageMap against a Map: random set/delete/get/has/clear sequences over integer keys that collide
+ * PageMap against a Map: random set/delete/bump/get/has/clear sequences over integer keys that collide
  * in the table (a few small keys, keys near 2^32 and 2^53 whose halves cancel in the hash) and a
  * few keys that go to the side map; after every operation both hold the same entries, and the
  * table keeps its probe invariant (every key reachable from its home slot).
@@ -19,6 +19,7 @@ const opArb = fc.oneof(
   { weight: 5, arbitrary: fc.tuple(fc.constant('set' as const), keyArb, fc.integer()) },
   { weight: 4, arbitrary: fc.tuple(fc.constant('delete' as const), keyArb, fc.constant(0)) },
   { weight: 2, arbitrary: fc.tuple(fc.constant('get' as const), keyArb, fc.constant(0)) },
+  { weight: 3, arbitrary: fc.tuple(fc.constant('bump' as const), keyArb, fc.integer({ min: -2, max: 2 })) },
   { weight: 1, arbitrary: fc.tuple(fc.constant('clear' as const), fc.constant(0), fc.constant(0)) },
 );
 
@@ -48,6 +49,13 @@ describe('PageMap', () => {
             m.set(k, v);
             ref.set(k, v);
           } else if (op === 'delete') expect(m.delete(k)).toBe(ref.delete(k));
+          else if (op === 'bump') {
+            // a count map: the new count, and the key gone once it is not positive
+            const n = (ref.get(k) ?? 0) + v;
+            if (n > 0) ref.set(k, n);
+            else ref.delete(k);
+            expect(m.bump(k, v)).toBe(n);
+          }
           else if (op === 'get') {
             expect(m.get(k)).toBe(ref.get(k));
             expect(m.has(k)).toBe(ref.has(k));

@@ -91,10 +91,47 @@ export class PageMap<K, V> implements Iterable<[K, V]> {
     }
   }
 
+  /**
+   * For a map of counts: add `delta` to the count of `k` (absent counts 0) in one probe; a count
+   * that drops to 0 or below removes the key. Returns the new count.
+   */
+  bump(this: PageMap<K, number>, k: K, delta: number): number {
+    if (!isSlotKey(k)) {
+      const n = (this.get(k) ?? 0) + delta;
+      if (n > 0) this.set(k, n);
+      else this.delete(k);
+      return n;
+    }
+    const keys = this.keyArr;
+    const mask = this.mask;
+    for (let i = this.home(k); ; i = (i + 1) & mask) {
+      const x = keys[i] as number;
+      if (x === k) {
+        const n = (this.valArr[i] as number) + delta;
+        if (n > 0) this.valArr[i] = n;
+        else this.removeAt(i);
+        return n;
+      }
+      if (x === EMPTY) {
+        if (delta <= 0) return delta;
+        keys[i] = k;
+        this.valArr[i] = delta;
+        if (++this.used * 4 > (mask + 1) * 3) this.resize((mask + 1) * 2);
+        return delta;
+      }
+    }
+  }
+
   delete(k: K): boolean {
     if (!isSlotKey(k)) return this.side !== null && this.side.delete(k);
-    let i = this.find(k);
+    const i = this.find(k);
     if (i < 0) return false;
+    this.removeAt(i);
+    return true;
+  }
+
+  /** Empty slot `i`, moving later members of its probe run back (no tombstones). */
+  private removeAt(i: number): void {
     const keys = this.keyArr;
     const vals = this.valArr;
     const mask = this.mask;
@@ -113,7 +150,6 @@ export class PageMap<K, V> implements Iterable<[K, V]> {
     keys[i] = EMPTY;
     vals[i] = undefined;
     this.used--;
-    return true;
   }
 
   clear(): void {

@@ -25,16 +25,11 @@ export class PinRecord {
 
   /** One more pin of `a`. */
   add(a: Iova): void {
-    const k = keyOf(a);
-    this.m.set(k, (this.m.get(k) ?? 0) + 1);
+    this.m.bump(keyOf(a), 1);
   }
   /** One pin of `a` fewer (nothing if it has none). */
   drop(a: Iova): void {
-    const k = keyOf(a);
-    const n = this.m.get(k);
-    if (n === undefined) return;
-    if (n <= 1) this.m.delete(k);
-    else this.m.set(k, n - 1);
+    this.m.bump(keyOf(a), -1);
   }
   /** Times `a` is pinned. */
   count(a: Iova): number {
