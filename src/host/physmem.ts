@@ -8,28 +8,28 @@
  * the shared zero page (on profiles where the zero page is `PageReserved`).
  *
  * Pin ledger: every page reference that VFIO takes (`pin_user_pages` in GUP) and drops (`put_pfn`)
- * is recorded as a count plus a checksum of the pfns (mod a prime), so "no pinned page left" and
- * "every pin released exactly once" are checkable without per-page state.
+ * is recorded as a count plus a checksum of the pfns (their sum mod 2^32, kept in int32
+ * arithmetic: a pin and an unpin each cost two integer operations, no division), so "no pinned
+ * page left" and "every pin released exactly once" are checkable without per-page state.
  */
 import type { Runs } from './run.js';
 
 export const RAM_BASE_PFN = 0x100000; // 4 GiB
 export const MMIO_BASE_PFN = 2 ** 36; // 256 TiB .. (BAR window)
 export const ZERO_PFN = 0x2000;
-const CHECK_P = 67_108_859; // prime < 2^26: (x mod p) * small stays exact
 
 export interface PinLedger {
   /** Page references currently held by pins on non-reserved frames. */
   pages: number;
-  /** Sum of pinned pfns mod CHECK_P. */
+  /** Sum of pinned pfns mod 2^32, as a signed 32-bit integer (0 when every pin is released). */
   sum: number;
   /** References currently held on the zero page (if it is not treated as reserved). */
   zeroRefs: number;
 }
 
-function mod(x: bigint): number {
-  const p = BigInt(CHECK_P);
-  return Number(((x % p) + p) % p);
+/** x mod 2^32 as a signed 32-bit integer, the form of `PinLedger.sum`. */
+function mod32(x: bigint): number {
+  return Number(BigInt.asIntN(32, x));
 }
 
 export class PhysMem {
@@ -83,39 +83,39 @@ export class PhysMem {
   /** Take one reference on each page of a (non-reserved) contiguous batch of runs. */
   getRuns(r: Runs): void {
     this.ledger.pages += r.len * r.count;
-    this.ledger.sum = (this.ledger.sum + runsPfnSum(r)) % CHECK_P;
+    this.ledger.sum = (this.ledger.sum + runsPfnSum(r)) | 0;
     if (r.pfn === ZERO_PFN) this.ledger.zeroRefs += r.len * r.count;
   }
 
   /** Drop one reference on each page of a (non-reserved) batch of runs. */
   putRuns(r: Runs): void {
     this.ledger.pages -= r.len * r.count;
-    this.ledger.sum = (this.ledger.sum - runsPfnSum(r) + CHECK_P) % CHECK_P;
+    this.ledger.sum = (this.ledger.sum - runsPfnSum(r)) | 0;
     if (r.pfn === ZERO_PFN) this.ledger.zeroRefs -= r.len * r.count;
   }
 
   /** Single-page fast path of getRuns. */
   getPage(pfn: number): void {
     this.ledger.pages++;
-    this.ledger.sum = (this.ledger.sum + (pfn % CHECK_P)) % CHECK_P;
+    this.ledger.sum = (this.ledger.sum + (pfn | 0)) | 0;
     if (pfn === ZERO_PFN) this.ledger.zeroRefs++;
   }
 
   /** Single-page fast path of putRuns. */
   putPage(pfn: number): void {
     this.ledger.pages--;
-    this.ledger.sum = (this.ledger.sum - (pfn % CHECK_P) + CHECK_P) % CHECK_P;
+    this.ledger.sum = (this.ledger.sum - (pfn | 0)) | 0;
     if (pfn === ZERO_PFN) this.ledger.zeroRefs--;
   }
 }
 
-/** Sum of all pfns of `r`, mod CHECK_P. */
+/** Sum of all pfns of `r`, mod 2^32 (int32). */
 function runsPfnSum(r: Runs): number {
-  if (r.count === 1 && r.len === 1) return r.pfn % CHECK_P;
+  if (r.count === 1 && r.len === 1) return r.pfn | 0;
   const k = BigInt(r.count);
   const len = BigInt(r.len);
   const p0 = BigInt(r.pfn);
   const s = BigInt(r.stride);
   // sum_r sum_j (p0 + r*s + j) = k*len*p0 + len*s*k(k-1)/2 + k*len(len-1)/2
-  return mod(k * len * p0 + (len * s * k * (k - 1n)) / 2n + (k * len * (len - 1n)) / 2n);
+  return mod32(k * len * p0 + (len * s * k * (k - 1n)) / 2n + (k * len * (len - 1n)) / 2n);
 }
