@@ -158,8 +158,16 @@ export class Sys {
    * a path (for one that takes effect when called, e.g. vfio_iommu_type1_pin_pages; see runSync).
    */
   call<T>(proc: string, path: KGen<T> | (() => KGen<T>)): T {
-    return runSync(this.k.locks, this.proc(proc).thread, path);
+    // the last process looked up, remembered: processes are added, never replaced or removed.
+    // #private, so world snapshots and fingerprints do not see this cache
+    if (proc !== this.#callProc) {
+      this.#callThread = this.proc(proc).thread;
+      this.#callProc = proc;
+    }
+    return runSync(this.k.locks, this.#callThread!, path);
   }
+  #callProc: string | null = null;
+  #callThread: ThreadRef | null = null;
 
   private installFd(proc: string, f: File): number {
     const pr = this.proc(proc);

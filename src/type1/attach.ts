@@ -41,11 +41,16 @@ export function vfio_update_pgsize_bitmap(iommu: VfioIommu): void {
 }
 
 export function vfio_iommu_find_iommu_group(iommu: VfioIommu, g: IommuGroup): VfioIommuGroup | undefined {
-  for (const d of iommu.domain_list) {
-    const x = d.group_list.find((y) => y.iommu_group === g);
+  // plain loops: this runs on every successful vendor pin
+  for (let i = 0; i < iommu.domain_list.length; i++) {
+    const x = findGroupIn(iommu.domain_list[i]!.group_list, g);
     if (x) return x;
   }
-  return iommu.emulated_iommu_groups.find((y) => y.iommu_group === g);
+  return findGroupIn(iommu.emulated_iommu_groups, g);
+}
+function findGroupIn(list: readonly VfioIommuGroup[], g: IommuGroup): VfioIommuGroup | undefined {
+  for (let i = 0; i < list.length; i++) if (list[i]!.iommu_group === g) return list[i];
+  return undefined;
 }
 
 /** vfio_iommu_type1_attach_group(iommu, iommu_group, type) */
