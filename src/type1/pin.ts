@@ -54,9 +54,8 @@ export function vaddr_get_pfns(k: Kernel, mm: Mm, vaddr: number, npages: number,
  */
 export function countVpfns(dma: VfioDma, a: number, b: number): number {
   if (dma.pfn_list.size === 0) return 0;
-  let n = 0;
-  for (const v of dma.pfn_list.values()) if (typeof v.key === 'number' && v.iovaPage >= a && v.iovaPage < b) n++;
-  return n;
+  // a page-aligned vfio_pfn is keyed by its IOVA page: count keys, without visiting the vfio_pfns
+  return dma.pfn_list.countKeysIn(a, b);
 }
 
 /** The pfn at vaddr page `v` would continue `b`'s last run (same reservedness)? */

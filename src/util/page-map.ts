@@ -16,8 +16,9 @@
  * Iteration (`keys`, `values`, `entries`, `forEach`) visits table slots in order, then the side
  * map: a deterministic order that depends on the keys and the history of operations, not on
  * insertion order alone. No user of the model's pin sets depends on the order (the kernel's
- * pfn_list is an rb-tree; users that need IOVA order sort). The iteration methods return arrays,
- * so the map may change while a caller walks what they returned.
+ * pfn_list is an rb-tree; users that need IOVA order sort). Iteration is lazy (a 100 k-pin
+ * pfn_list is walked on every replay batch), so the map must not change during it: a delete
+ * moves later entries back; copy first (`[...m.values()]`) to modify while walking.
  *
  * Invariants: `keys.length === vals.length === mask + 1`, a power of two; an empty slot has key
  * EMPTY (-1); every key sits in the probe run that starts at its home slot, with no empty slot
@@ -177,29 +178,41 @@ export class PageMap<K, V> implements Iterable<[K, V]> {
     }
   }
 
+  /** How many integer keys k (in the table, not the side map) have lo <= k < hi: a scan of the keys alone. */
+  countKeysIn(lo: number, hi: number): number {
+    const keys = this.keyArr;
+    const from = Math.max(lo, 0); // table keys are >= 0, and EMPTY (-1) must not count
+    let n = 0;
+    for (let i = 0; i < keys.length; i++) {
+      const k = keys[i] as number;
+      if (k >= from && k < hi) n++;
+    }
+    return n;
+  }
+
   forEach(fn: (v: V, k: K) => void): void {
     const keys = this.keyArr;
     const vals = this.valArr;
     for (let i = 0; i < keys.length; i++) if (keys[i] !== EMPTY) fn(vals[i] as V, keys[i] as K);
     this.side?.forEach(fn);
   }
-  keys(): K[] {
-    const out: K[] = [];
-    this.forEach((_, k) => out.push(k));
-    return out;
+  *keys(): Generator<K, void, undefined> {
+    for (const [k] of this.entries()) yield k;
   }
-  values(): V[] {
-    const out: V[] = [];
-    this.forEach((v) => out.push(v));
-    return out;
+  *values(): Generator<V, void, undefined> {
+    const keys = this.keyArr;
+    const vals = this.valArr;
+    for (let i = 0; i < keys.length; i++) if (keys[i] !== EMPTY) yield vals[i] as V;
+    if (this.side) yield* this.side.values();
   }
-  entries(): [K, V][] {
-    const out: [K, V][] = [];
-    this.forEach((v, k) => out.push([k, v]));
-    return out;
+  *entries(): Generator<[K, V], void, undefined> {
+    const keys = this.keyArr;
+    const vals = this.valArr;
+    for (let i = 0; i < keys.length; i++) if (keys[i] !== EMPTY) yield [keys[i] as K, vals[i] as V];
+    if (this.side) yield* this.side.entries();
   }
   [Symbol.iterator](): Iterator<[K, V]> {
-    return this.entries()[Symbol.iterator]();
+    return this.entries();
   }
 }
 
