@@ -15,6 +15,7 @@ const setup = { setup: () => void (m ??= mdevContainer(64n * GiB, 'thp')) };
 
 describe(`issue 3: vGPU pin/unpin churn of single pages across a 64 GiB guest (${PAIRS} pairs per op)`, () => {
   bench('vfio_iommu_type1_pin_pages + unpin_pages, one sys.call each', () => churn(guest(), PAIRS, 4096, 'type1'), setup);
+  bench('vfio_pin_pages + vfio_unpin_pages (vendor API), one sys.call each', () => churn(guest(), PAIRS, 4096, 'api'), setup);
   bench('driverPin + driverUnpin, one sys.call each', () => churn(guest(), PAIRS, 4096, 'driver'), setup);
 });
 
