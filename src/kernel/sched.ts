@@ -77,13 +77,17 @@ export type KGen<T> = Generator<Yield, T, undefined>;
  * otherwise a dispatcher returns the kernel path it picks, so it adds no generator frame that every
  * scheduling point below would travel through. The object is its own iterator result
  * (`{ done: true, value }`) and holds no state: 0, -errno, booleans and undefined have one shared
- * (frozen) instance each, other values cost one allocation. One class, so every `yield*` site sees
+ * (frozen) instance each (`done(-0)` is `done(0)`), other values cost one allocation. One class, so every `yield*` site sees
  * the same `next`.
  */
 export function done<T>(value: T): KGen<T> {
   if (typeof value === 'number') {
-    // the results of most paths (0 and -errno) share one instance each: finishing costs nothing
-    if (value <= 1 && value >= -MAX_ERRNO && (value | 0) === value && (value !== 0 || 1 / value > 0)) return SMALL[value + MAX_ERRNO] as unknown as KGen<T>;
+    // the results of most paths (0 and -errno) share one instance each: finishing costs nothing.
+    // (An index that is not an integer in range finds nothing; -0 finds 0's, which is taken.)
+    if (value <= 1 && value >= -MAX_ERRNO) {
+      const f = SMALL[value + MAX_ERRNO];
+      if (f !== undefined && f.value === value) return f as unknown as KGen<T>;
+    }
   } else if (value === undefined) return VOID as unknown as KGen<T>;
   else if (typeof value === 'boolean') return (value ? TRUE : FALSE) as unknown as KGen<T>;
   return new Finished(value);
