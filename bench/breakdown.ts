@@ -2,7 +2,9 @@
  * Where the time of one vendor pin+unpin pair goes (`npx tsx bench/breakdown.ts`): CPU time per
  * call of the pieces of the type1 path in an mdev-only container with 64 GiB mapped, each run
  * through `sys.call` like the churn benchmark. For BENCHMARKS.md; nothing is asserted.
+ * V8 tuned as the CLI runs it (VFIOLAB_V8_DEFAULTS=1 for V8's defaults).
  */
+import { tuneV8, v8Config } from '../src/util/v8-tuning.js';
 import { GiB, mdevContainer, P, RAM_IOVA } from './scenarios.js';
 import { driverPin, driverUnpin } from '../src/mdev/drivers/pinning.js';
 import { skeletonPairs } from './skeleton.js';
@@ -10,6 +12,7 @@ import { iovaOf, vfio_iommu_type1_pin_pages, vfio_iommu_type1_unpin_pages } from
 import { vaddr_get_pfns } from '../src/type1/pin.js';
 import { vfio_lock_acct } from '../src/type1/acct.js';
 
+tuneV8();
 const m = mdevContainer(64n * GiB, 'thp');
 const { sys, iommu, vdev } = m;
 const k = sys.k;
@@ -67,5 +70,5 @@ rows.push(['pin + unpin of a page pinned already (ref_count 2 -> 1)', cpuNs(() =
   sys.call(P, () => vfio_iommu_type1_unpin_pages(k, iommu, a, 1));
 })]);
 
-console.log(`| piece | CPU ns per call |\n|---|---|`);
+console.log(`${v8Config()}\n\n| piece | CPU ns per call |\n|---|---|`);
 for (const [what, ns] of rows) console.log(`| ${what} | ${ns.toFixed(0)} |`);

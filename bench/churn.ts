@@ -8,7 +8,8 @@
  * `workload` (4096 pages kept pinned, unpin one + pin it again per pair, all in one sys.call).
  * Each row runs in a process of its own (as one `vfiolab` run exercises one of these paths, not
  * all four: a process that has run the others first is 10-15 % slower on the last), and is the
- * median of 5 runs after a warm-up.
+ * median of 5 runs after a warm-up. `--row <name> [--json]` runs one row in this process (what
+ * the table does for each row, and what bench/report.ts calls).
  */
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -37,7 +38,8 @@ if (at < 0) {
   if (!(name in ROWS)) throw new Error(`--row: one of ${Object.keys(ROWS).join(', ')}`);
   const rates = await measure(name);
   const m = median(rates) / 1e6;
-  console.log(`| ${ROWS[name]} | ${m.toFixed(2)} M/s (${(Math.min(...rates) / 1e6).toFixed(2)}–${(Math.max(...rates) / 1e6).toFixed(2)}) | ${m >= 2 ? 'PASS' : 'MISS'} |`);
+  if (process.argv.includes('--json')) console.log(JSON.stringify({ row: name, what: ROWS[name], median: median(rates), min: Math.min(...rates), max: Math.max(...rates) }));
+  else console.log(`| ${ROWS[name]} | ${m.toFixed(2)} M/s (${(Math.min(...rates) / 1e6).toFixed(2)}–${(Math.max(...rates) / 1e6).toFixed(2)}) | ${m >= 2 ? 'PASS' : 'MISS'} |`);
 }
 
 async function measure(name: RowName): Promise<number[]> {
