@@ -46,27 +46,34 @@ export class PageMap<K, V> implements Iterable<[K, V]> {
     return Math.imul(h, 0x9e3779b1) >>> this.shift;
   }
 
-  /** Slot holding integer key `k`, or -1. */
-  private find(k: number): number {
+  /** The slot holding integer key `k` (>= 0), or ~(the empty slot where it would go) (< 0). */
+  private probe(k: number): number {
     const keys = this.keyArr;
     const mask = this.mask;
     for (let i = this.home(k); ; i = (i + 1) & mask) {
       const x = keys[i] as number;
       if (x === k) return i;
-      if (x === EMPTY) return -1;
+      if (x === EMPTY) return ~i;
     }
+  }
+
+  /** Put `k` in the empty slot `i` that probe() found for it; grow at 3/4 full. */
+  private insertAt(i: number, k: number, v: V | undefined): void {
+    this.keyArr[i] = k;
+    this.valArr[i] = v;
+    if (++this.used * 4 > this.keyArr.length * 3) this.resize(this.keyArr.length * 2);
   }
 
   get(k: K): V | undefined {
     if (isSlotKey(k)) {
-      const i = this.find(k);
+      const i = this.probe(k);
       return i < 0 ? undefined : this.valArr[i];
     }
     return this.side?.get(k);
   }
 
   has(k: K): boolean {
-    if (isSlotKey(k)) return this.find(k) >= 0;
+    if (isSlotKey(k)) return this.probe(k) >= 0;
     return this.side !== null && this.side.has(k);
   }
 
@@ -75,21 +82,10 @@ export class PageMap<K, V> implements Iterable<[K, V]> {
       (this.side ??= new Map()).set(k, v);
       return this;
     }
-    const keys = this.keyArr;
-    const mask = this.mask;
-    for (let i = this.home(k); ; i = (i + 1) & mask) {
-      const x = keys[i] as number;
-      if (x === k) {
-        this.valArr[i] = v;
-        return this;
-      }
-      if (x === EMPTY) {
-        keys[i] = k;
-        this.valArr[i] = v;
-        if (++this.used * 4 > (mask + 1) * 3) this.resize((mask + 1) * 2);
-        return this;
-      }
-    }
+    const i = this.probe(k);
+    if (i >= 0) this.valArr[i] = v;
+    else this.insertAt(~i, k, v);
+    return this;
   }
 
   /**
@@ -103,29 +99,20 @@ export class PageMap<K, V> implements Iterable<[K, V]> {
       else this.delete(k);
       return n;
     }
-    const keys = this.keyArr;
-    const mask = this.mask;
-    for (let i = this.home(k); ; i = (i + 1) & mask) {
-      const x = keys[i] as number;
-      if (x === k) {
-        const n = (this.valArr[i] as number) + delta;
-        if (n > 0) this.valArr[i] = n;
-        else this.removeAt(i);
-        return n;
-      }
-      if (x === EMPTY) {
-        if (delta <= 0) return delta;
-        keys[i] = k;
-        this.valArr[i] = delta;
-        if (++this.used * 4 > (mask + 1) * 3) this.resize((mask + 1) * 2);
-        return delta;
-      }
+    const i = this.probe(k);
+    if (i < 0) {
+      if (delta > 0) this.insertAt(~i, k, delta);
+      return delta;
     }
+    const n = (this.valArr[i] as number) + delta;
+    if (n > 0) this.valArr[i] = n;
+    else this.removeAt(i);
+    return n;
   }
 
   delete(k: K): boolean {
     if (!isSlotKey(k)) return this.side !== null && this.side.delete(k);
-    const i = this.find(k);
+    const i = this.probe(k);
     if (i < 0) return false;
     this.removeAt(i);
     return true;
