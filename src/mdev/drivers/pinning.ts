@@ -41,7 +41,7 @@ import { PinRecord } from './pin-record.js';
 export type UnmapPolicy = { kind: 'unpin' } | { kind: 'ignore'; n: number } | { kind: 'never' } | { kind: 'repin'; n: number };
 
 export class PinState {
-  /** IOVA (bytes) -> times pinned and not yet unpinned */
+  /** IOVA -> times pinned and not yet unpinned (see pin-record.ts) */
   readonly pins = new PinRecord();
   dma_unmap_calls = 0;
   /** (iova, size) in bytes of every dma_unmap call received, in order */
