@@ -293,6 +293,12 @@ export const MDEV_OPS: Record<string, OpDef> = {
       working_set: { type: 'int', required: true, doc: 'pages kept pinned' },
       churn: { type: 'int', doc: 'pin+unpin pairs after that (default 0)' },
     },
+    check: (a) => {
+      if ((a.working_set as number) < 0) return new FieldError(['working_set'], `working_set ${String(a.working_set)} is negative: give the number of pages to keep pinned`);
+      if (((a.churn as number | undefined) ?? 0) < 0) return new FieldError(['churn'], `churn ${String(a.churn)} is negative: give the number of unpin+pin pairs`);
+      if ((a.working_set as number) === 0 && ((a.churn as number | undefined) ?? 0) > 0) return new FieldError(['churn'], 'churn needs a working set to cycle through: working_set is 0');
+      return null;
+    },
     *run(ctx, a) {
       return yield* withDevice(ctx, a.device, function* (d) {
         return { ret: yield* workload(ctx.sys.k, d, { iova: a.iova as bigint, workingSet: a.working_set as number, churn: (a.churn as number | undefined) ?? 0 }) };

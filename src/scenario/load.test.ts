@@ -34,6 +34,7 @@ const CASES: Record<string, Case> = {
   'unaligned-iova-on-4.10.yaml': { line: 9, col: 36, field: 'steps[1].vfio_unpin_pages.iova', message: /^IOVA 0x1010 is not page aligned: the vfio_unpin_pages API of profile 4\.10 takes IOVA page numbers/ },
   'notifier-on-6.1.yaml': { line: 8, col: 5, field: 'steps[1].vfio_register_notifier', message: /^vfio_register_notifier is the 4\.10-5\.18 API \(profile switch dmaUnmapNotifier\); on profile 6\.1/ },
   'user-pfn-short-list.yaml': { line: 9, col: 56, field: 'steps[1].vfio_pin_pages.npage', message: /^npage 3 is more than the 2 entries of user_pfn/ },
+  'workload-without-working-set.yaml': { line: 14, col: 68, field: 'steps[6].vgpu_workload.churn', message: /^churn needs a working set to cycle through: working_set is 0$/ },
 };
 
 function loadError(file: string): ScenarioError {
