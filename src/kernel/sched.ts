@@ -76,9 +76,9 @@ export type KGen<T> = Generator<Yield, T, undefined>;
  * mode), and what dispatchers (the ioctl switches, `Sys.sys_ioctl`) return for an immediate errno;
  * otherwise a dispatcher returns the kernel path it picks, so it adds no generator frame that every
  * scheduling point below would travel through. The object is its own iterator result
- * (`{ done: true, value }`) and holds no state: 0, -errno, booleans and undefined have one shared
- * (frozen) instance each (`done(-0)` is `done(0)`), other values cost one allocation. One class, so every `yield*` site sees
- * the same `next`.
+ * (`{ done: true, value }`) and holds no state: 0, -errno, booleans and undefined have one
+ * shared (frozen) instance each (`done(-0)` is `done(0)`), other values cost one allocation. One
+ * class, so every `yield*` site sees the same `next`.
  */
 export function done<T>(value: T): KGen<T> {
   if (typeof value === 'number') {
