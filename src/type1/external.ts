@@ -117,7 +117,8 @@ export interface PinResult {
   pfns: number[];
 }
 
-function addIova(a: Iova, pages: number): Iova {
+/** `a` plus `pages` pages (the later entries of a pin or unpin call; entry 0 is `a` itself). */
+export function addIova(a: Iova, pages: number): Iova {
   // Iova values are never modified: the first page reuses the caller's
   return pages === 0 ? a : { page: a.page + pages, off: a.off };
 }

@@ -32,6 +32,7 @@ import { VFIO_IOMMU_NOTIFY, VFIO_IOMMU_NOTIFY_DMA_UNMAP, VFIO_PIN_PAGES_MAX_ENTR
 import type { NotifierBlock } from '../../kernel/notifier.js';
 import type { DmaUnmapNotice } from '../../type1/vfio_iommu.js';
 import type { Iova, PinResult } from '../../type1/external.js';
+import { addIova } from '../../type1/external.js';
 import { PinRecord } from './pin-record.js';
 
 /**
@@ -87,11 +88,6 @@ export function userPfnsOf(iova: Iova, npage: number): number[] {
   return Array.from({ length: Math.max(0, Math.min(npage, VFIO_PIN_PAGES_MAX_ENTRIES)) }, (_, i) => iova.page + i);
 }
 
-/** `a` plus `pages` pages (a pin's later entries); the first entry is `a` itself. */
-export function iovaPlus(a: Iova, pages: number): Iova {
-  return pages === 0 ? a : { page: a.page + pages, off: a.off };
-}
-
 /**
  * The driver pins [iova, iova+npage) and records it, under its lock; returns vfio_pin_pages'
  * result. On every vGPU pin, so written with path combinators (see src/kernel/sched.ts) rather
@@ -123,7 +119,7 @@ function pin_and_record(c: PinCall, st: PinState): KGen<number> {
 
 /** Record the pins of a vfio_pin_pages that returned `r`; the driver's result is r.ret. */
 function record_pins(r: PinResult, st: PinState, iova: Iova): number {
-  for (let i = 0; i < r.ret; i++) st.pins.add(iovaPlus(iova, i));
+  for (let i = 0; i < r.ret; i++) st.pins.add(addIova(iova, i));
   return r.ret;
 }
 
@@ -184,7 +180,7 @@ export function driverUnpin(k: Kernel, vdev: VfioDevice, iova: Iova, npage: numb
 function forget_pins(_: void, st: PinState, iova: Iova, npage: number): number {
   // vfio core refuses npage outside 1..512 with a WARN and unpins nothing: keep the record
   if (npage <= 0 || npage > VFIO_PIN_PAGES_MAX_ENTRIES) return 0;
-  for (let i = 0; i < npage; i++) st.pins.drop(iovaPlus(iova, i));
+  for (let i = 0; i < npage; i++) st.pins.drop(addIova(iova, i));
   return 0;
 }
 

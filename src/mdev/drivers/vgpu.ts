@@ -10,8 +10,8 @@ import type { KGen } from '../../kernel/sched.js';
 import { IOMMU_READ, IOMMU_WRITE } from '../../uapi/vfio.js';
 import type { VfioDevice } from '../../vfio/objects.js';
 import type { MdevDriver } from '../core.js';
-import { driverPin, driverUnpin, iovaPlus, PinState, pinningOps } from './pinning.js';
-import { iovaOf } from '../../type1/external.js';
+import { driverPin, driverUnpin, PinState, pinningOps } from './pinning.js';
+import { addIova, iovaOf } from '../../type1/external.js';
 
 export const vgpuDriver: MdevDriver = {
   name: 'vgpu',
@@ -37,11 +37,11 @@ export function* workload(k: Kernel, vdev: VfioDevice, w: Workload): KGen<number
   const prot = IOMMU_READ | IOMMU_WRITE;
   const base = iovaOf(w.iova);
   for (let i = 0; i < w.workingSet; i++) {
-    const r = yield* driverPin(k, vdev, iovaPlus(base, i), 1, prot);
+    const r = yield* driverPin(k, vdev, addIova(base, i), 1, prot);
     if (r < 0) return r;
   }
   for (let c = 0; c < w.churn; c++) {
-    const out = iovaPlus(base, c % w.workingSet);
+    const out = addIova(base, c % w.workingSet);
     yield* driverUnpin(k, vdev, out, 1);
     const r = yield* driverPin(k, vdev, out, 1, prot);
     if (r < 0) return r;
