@@ -8,20 +8,21 @@
  */
 import { PageMap } from '../../util/page-map.js';
 import type { Iova } from '../../type1/external.js';
+import type { VpfnKey } from '../../type1/vfio_iommu.js';
+import { vpfnKey } from '../../type1/vfio_iommu.js';
 
-type Key = number | string;
-
-function keyOf(a: Iova): Key {
-  return a.off === 0 ? a.page : `${a.page}+${a.off}`;
+/** The IOVA's key: as type1 keys its vfio_pfn (the page, or "page+offset" when unaligned). */
+function keyOf(a: Iova): VpfnKey {
+  return vpfnKey(a.page, a.off);
 }
-function iovaOfKey(k: Key): Iova {
+function iovaOfKey(k: VpfnKey): Iova {
   if (typeof k === 'number') return { page: k, off: 0 };
   const [page, off] = k.split('+');
   return { page: Number(page), off: Number(off) };
 }
 
 export class PinRecord {
-  private readonly m = new PageMap<Key, number>();
+  private readonly m = new PageMap<VpfnKey, number>();
 
   /** One more pin of `a`. */
   add(a: Iova): void {
@@ -30,10 +31,6 @@ export class PinRecord {
   /** One pin of `a` fewer (nothing if it has none). */
   drop(a: Iova): void {
     this.m.bump(keyOf(a), -1);
-  }
-  /** Times `a` is pinned. */
-  count(a: Iova): number {
-    return this.m.get(keyOf(a)) ?? 0;
   }
   /** Pins held, all IOVAs together. */
   total(): number {
