@@ -111,19 +111,18 @@ export class Kernel {
     if (this.recordSites) this.failSites.push(site);
     else this.siteCount++;
     // per-site counts matter only to a site armed to fail (set before the first call, newContext)
-    if (this.failSite !== null) return this.failNthSite(site);
+    if (this.failSite !== null && this.armedSiteFails(this.failSite, site)) return true;
     return this.failAt > 0 && this.sitesReached() === this.failAt;
   }
-  /** failNth with a site armed: count this site's calls (kept out of failNth, which is hot). */
-  private failNthSite(site: string): boolean {
+  /** Count this call of `site`; is it the armed site's nth? (Kept out of failNth, which is hot.) */
+  private armedSiteFails(armed: { site: string; nth: number }, site: string): boolean {
     const i = this.siteNames.indexOf(site);
     let n = 1;
     if (i < 0) {
       this.siteNames.push(site);
       this.siteCalls.push(1);
     } else n = this.siteCalls[i] = (this.siteCalls[i] as number) + 1;
-    if (this.failSite !== null && this.failSite.site === site && this.failSite.nth === n) return true;
-    return this.failAt > 0 && this.sitesReached() === this.failAt;
+    return armed.site === site && armed.nth === n;
   }
 
   /** Fallible sites reached so far. */
