@@ -30,6 +30,16 @@
  * it replaces. They run part of their work when called, not when first resumed, and interleaving
  * they yield exactly what the generator they stand for would (src/kernel/locks.test.ts).
  *
+ * Hot call sites also call the continuation themselves when the path has already finished:
+ *     const p = vfio_lock_acct(k, dma, 1, false);
+ *     return p instanceof Finished ? done(charged_page(p.value, k, dma, pfn)) : andThen(p, charged_page, k, dma, pfn);
+ * which means the same as the `andThen` alone. The call inside `andThen` is shared by all its
+ * users, so V8 sees many targets there and makes a real call; the one written at the site has a
+ * single target, which V8 inlines into its caller. On the vendor pin and unpin paths this is worth
+ * about 20 % of a pin+unpin pair (BENCHMARKS.md, "Direct continuations"). It is used only where
+ * it measured faster: calling the body of a lock's critical section the same way inlined so much
+ * that V8's budget ran out in worse places, and the figures dropped and varied from run to run.
+ *
  * Rules for kernel paths:
  *   - never block in JS: to take a lock, `yield* lock.lock()` (see locks.ts), which, when
  *     interleaving, yields an `acquire` point; the runner resumes the generator only once the

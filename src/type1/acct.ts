@@ -7,7 +7,7 @@
 import { EINTR, ENOMEM, ESRCH } from '../util/errno.js';
 import type { Kernel } from '../kernel/kernel.js';
 import type { KGen } from '../kernel/sched.js';
-import { andThen, done } from '../kernel/sched.js';
+import { andThen, done, Finished } from '../kernel/sched.js';
 import type { Mm } from '../host/mm.js';
 import type { Task } from '../host/task.js';
 import type { VfioDma } from './vfio_iommu.js';
@@ -88,7 +88,8 @@ export function vfio_lock_acct(k: Kernel, dma: VfioDma, npage: number, async: bo
   if (k.profile.lockAcctDeferred) return vfio_lock_acct_deferred(k, dma, npage);
   const mm = dma.mm;
   if (async && !mm.alive) return done(-ESRCH); // mmget_not_zero failed: process exited
-  return andThen(mm_lock_acct(k, dma.task, mm, lockCap(k, dma), npage), charged, dma, npage);
+  const p = mm_lock_acct(k, dma.task, mm, lockCap(k, dma), npage);
+  return p instanceof Finished ? done(charged(p.value, dma, npage)) : andThen(p, charged, dma, npage);
 }
 
 /** vfio_lock_acct() after mm_lock_acct(): the dma's own count follows a successful charge. */

@@ -11,7 +11,7 @@
 import { EACCES, EBUSY, EFAULT, EINVAL, ENODEV, ENOMEM, EPERM } from '../util/errno.js';
 import type { Kernel } from '../kernel/kernel.js';
 import type { KGen } from '../kernel/sched.js';
-import { andThen, andThenPath, done, eachPath } from '../kernel/sched.js';
+import { andThen, andThenPath, done, eachPath, Finished } from '../kernel/sched.js';
 import { IOMMU_READ, IOMMU_WRITE, VFIO_PIN_PAGES_MAX_ENTRIES } from '../uapi/vfio.js';
 import type { IommuGroup } from '../iommu/group.js';
 import { lockCap, put_pfn, vfio_lock_acct } from './acct.js';
@@ -73,7 +73,10 @@ function charge_page_external(g: GupBatch | number, k: Kernel, dma: VfioDma, do_
       return done(-ENOMEM);
     }
   }
-  if (do_accounting && !k.phys.isInvalidReserved(pfn)) return andThen(vfio_lock_acct(k, dma, 1, false), charged_page, k, dma, pfn);
+  if (do_accounting && !k.phys.isInvalidReserved(pfn)) {
+    const p = vfio_lock_acct(k, dma, 1, false);
+    return p instanceof Finished ? done(charged_page(p.value, k, dma, pfn)) : andThen(p, charged_page, k, dma, pfn);
+  }
   return done(pfn);
 }
 
@@ -103,7 +106,10 @@ function vfio_unpin_page_external(k: Kernel, dma: VfioDma, a: Iova, do_accountin
     unlocked = put_pfn(k, vpfn.pfn);
     dma.pfn_list.delete(key);
   }
-  if (do_accounting && unlocked) return andThen(vfio_lock_acct(k, dma, -unlocked, true), oneUnlocked);
+  if (do_accounting && unlocked) {
+    const p = vfio_lock_acct(k, dma, -unlocked, true);
+    return p instanceof Finished ? UNLOCKED[oneUnlocked()] : andThen(p, oneUnlocked);
+  }
   return UNLOCKED[unlocked];
 }
 /** vfio_unpin_page_external() after the uncharge: one page unlocked, whatever vfio_lock_acct said. */
@@ -204,7 +210,8 @@ function pin_entry(i: number, w: PinWalk): KGen<boolean> {
   }
   // remote_vaddr = dma->vaddr + (iova - dma->iova): same page offset as the IOVA
   const vaddrPage = dma.vaddr + (iova.page - dma.iova);
-  return andThenPath(vfio_pin_page_external(w.k, dma, vaddrPage, w.do_accounting), add_vpfn, w, i, dma, iova);
+  const p = vfio_pin_page_external(w.k, dma, vaddrPage, w.do_accounting);
+  return p instanceof Finished ? add_vpfn(p.value, w, i, dma, iova) : andThenPath(p, add_vpfn, w, i, dma, iova);
 }
 
 /** The iteration after vfio_pin_page_external() returned `p` (a pfn or -errno): vfio_add_to_pfn_list(). */
@@ -274,7 +281,8 @@ function goOn(): boolean {
  */
 export function vfio_iommu_type1_unpin_pages(k: Kernel, iommu: VfioIommu, user_iova: Iova, npage: number): KGen<void> {
   if (k.klog.WARN_ON(!iommu.v2, 'vfio_unpin_pages:not_v2', 'vfio_iommu_type1_unpin_pages')) return RETURNED;
-  return andThen(iommu.lock.locked(unpin_locked, k, iommu, user_iova, npage), unpinned, k, npage);
+  const p = iommu.lock.locked(unpin_locked, k, iommu, user_iova, npage);
+  return p instanceof Finished ? done(unpinned(p.value, k, npage)) : andThen(p, unpinned, k, npage);
 }
 function unpin_locked(k: Kernel, iommu: VfioIommu, user_iova: Iova, npage: number): KGen<number> {
   return eachPath(0, npage, unpin_entry, k, iommu, user_iova, iommu.domain_list.length === 0);
@@ -283,7 +291,8 @@ function unpin_entry(i: number, k: Kernel, iommu: VfioIommu, user_iova: Iova, do
   const iova = addIova(user_iova, i);
   const dma = findDmaPage(iommu, iova);
   if (!dma) return STOP;
-  return andThen(vfio_unpin_page_external(k, dma, iova, do_accounting), goOn);
+  const p = vfio_unpin_page_external(k, dma, iova, do_accounting);
+  return p instanceof Finished ? done(goOn()) : andThen(p, goOn);
 }
 function unpinned(i: number, k: Kernel, npage: number): void {
   k.klog.WARN_ON(i !== npage, 'vfio_unpin_pages:short', 'vfio_iommu_type1_unpin_pages');

@@ -16,7 +16,7 @@
 import type { Kernel } from '../../kernel/kernel.js';
 import { Mutex } from '../../kernel/locks.js';
 import type { KGen } from '../../kernel/sched.js';
-import { andThen, point } from '../../kernel/sched.js';
+import { andThen, done, Finished, point } from '../../kernel/sched.js';
 import type { VfioDevice, VfioDeviceOps } from '../../vfio/objects.js';
 import { IOMMU_READ, IOMMU_WRITE } from '../../uapi/vfio.js';
 import {
@@ -114,7 +114,8 @@ interface PinCall {
 
 /** driverPin under the driver's lock: vfio_pin_pages, then record what it pinned. */
 function pin_and_record(c: PinCall, st: PinState): KGen<number> {
-  return andThen(vfio_pin_pages(c.k, c.vdev, c.iova, c.npage, c.prot), record_pins, st, c.iova);
+  const p = vfio_pin_pages(c.k, c.vdev, c.iova, c.npage, c.prot);
+  return p instanceof Finished ? done(record_pins(p.value, st, c.iova)) : andThen(p, record_pins, st, c.iova);
 }
 
 /** Record the pins of a vfio_pin_pages that returned `r`; the driver's result is r.ret. */
@@ -173,7 +174,8 @@ export function* driverUnpinPfns(k: Kernel, vdev: VfioDevice, user_pfn: readonly
  */
 export function driverUnpin(k: Kernel, vdev: VfioDevice, iova: Iova, npage: number): KGen<number> {
   if (k.profile.pinApiUserPfn) return driverUnpinPfns(k, vdev, userPfnsOf(iova, npage), npage);
-  return andThen(vfio_unpin_pages(k, vdev, iova, npage), forget_pins, pinState(vdev), iova, npage);
+  const p = vfio_unpin_pages(k, vdev, iova, npage);
+  return p instanceof Finished ? done(forget_pins(p.value, pinState(vdev), iova, npage)) : andThen(p, forget_pins, pinState(vdev), iova, npage);
 }
 
 /** After vfio_unpin_pages: forget the pins it dropped. */
