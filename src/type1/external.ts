@@ -17,7 +17,6 @@ import type { IommuGroup } from '../iommu/group.js';
 import { lockCap, put_pfn, vfio_lock_acct } from './acct.js';
 import { vfio_find_dma } from './dma_list.js';
 import { vaddr_get_pfns } from './pin.js';
-import type { GupBatch } from '../host/mm.js';
 import type { VfioDma, VfioIommu, VfioPfn } from './vfio_iommu.js';
 import { vpfnKey } from './vfio_iommu.js';
 import { vfio_iommu_find_iommu_group } from './attach.js';
@@ -55,15 +54,19 @@ function vfio_pin_page_external(k: Kernel, dma: VfioDma, vaddrPage: number, do_a
   return andThenPath(mm.mmap_lock.read_locked(gup_one, k, dma, vaddrPage), charge_page_external, k, dma, do_accounting);
 }
 
-/** vaddr_get_pfns(mm, vaddr, 1, dma->prot, &pfn), mmap_lock held for read. */
-function gup_one(k: Kernel, dma: VfioDma, vaddrPage: number): GupBatch | number {
-  return vaddr_get_pfns(k, dma.mm, vaddrPage, 1, dma.prot);
+/**
+ * vaddr_get_pfns(mm, vaddr, 1, dma->prot, &pfn), mmap_lock held for read: the pfn, or -errno.
+ * The caller reads nothing of the batch but its pfn, and returning only that lets V8 drop the
+ * batch object (on every vendor pin).
+ */
+function gup_one(k: Kernel, dma: VfioDma, vaddrPage: number): number {
+  const g = vaddr_get_pfns(k, dma.mm, vaddrPage, 1, dma.prot);
+  return typeof g === 'number' ? g : g.pfn;
 }
 
-/** vfio_pin_page_external() after GUP, mmap_lock dropped: check the limit (4.10) and charge the page. */
-function charge_page_external(g: GupBatch | number, k: Kernel, dma: VfioDma, do_accounting: boolean): KGen<number> {
-  if (typeof g === 'number') return done(g);
-  const pfn = g.pfn;
+/** vfio_pin_page_external() after GUP (`pfn` or -errno), mmap_lock dropped: check the limit (4.10) and charge the page. */
+function charge_page_external(pfn: number, k: Kernel, dma: VfioDma, do_accounting: boolean): KGen<number> {
+  if (pfn < 0) return done(pfn);
   if (k.profile.lockAcctDeferred && do_accounting && !k.phys.isInvalidReserved(pfn) && !lockCap(k, dma)) {
     // 4.10: the caller checks the limit against locked_vm (read without mmap_sem), then accounts
     const limit = dma.task.process.memlockPages();
