@@ -9,6 +9,8 @@ import type { Task } from '../host/task.js';
 import { PhysMem } from '../host/physmem.js';
 import { Klog } from './klog.js';
 import { LockDomain } from './locks.js';
+import { KmemCache } from './slab.js';
+import type { VfioPfn } from '../type1/vfio_iommu.js';
 import type { KernelProfile } from './profile.js';
 import type { ThreadRef } from './sched.js';
 import { Workqueue } from './workqueue.js';
@@ -51,6 +53,8 @@ export class Kernel {
   readonly violations: Violation[] = [];
   /** system_wq: deferred work (4.10's vfio_lock_acct_bg) runs on its kworker. */
   readonly system_wq = new Workqueue('events');
+  /** Freed struct vfio_pfn records, reused by the next vendor pin (see slab.ts). */
+  readonly vfio_pfn_cache: KmemCache<VfioPfn>;
   /** The container's IOMMU driver implements pin_pages (false: a driver without it, e.g. SPAPR TCE). */
   iommuDriverHasPinPages = true;
   /**
@@ -77,6 +81,7 @@ export class Kernel {
     params: Partial<Type1Params> = {},
   ) {
     this.phys = new PhysMem(profile.zeroPageReserved);
+    this.vfio_pfn_cache = new KmemCache<VfioPfn>('vfio_pfn', 64, this.locks);
     this.params = { ...DEFAULT_TYPE1_PARAMS, ...params };
   }
 

@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { fingerprintOf } from '../explore/fingerprint.js';
 import { LockDomain, Mutex, RwSem } from '../kernel/locks.js';
+import { KmemCache } from '../kernel/slab.js';
 import type { KGen } from '../kernel/sched.js';
 import { done, point } from '../kernel/sched.js';
 import { Sys } from '../sys/system.js';
@@ -41,7 +42,8 @@ const FILES = yamlFiles('scenarios').filter((f) => !f.startsWith(join('scenarios
 /**
  * Left out of the world fingerprint: the mode flag itself, the explorer's list of locks each
  * thread holds (`LockDomain.held`, kept only while interleaving; the locks' owner fields, which
- * are compared, carry the same state), and object numbers drawn from module-level counters (`id`,
+ * are compared, carry the same state), the free vfio_pfn records kept for reuse (`KmemCache.free`,
+ * used only straight through: allocator state, not kernel state), and object numbers drawn from module-level counters (`id`,
  * `gen`, lock names built from them), which differ between two runs in one process whatever the mode.
  */
 function ignored(key: string, holder: object): boolean {
@@ -50,7 +52,8 @@ function ignored(key: string, holder: object): boolean {
     (key === 'held' && holder instanceof LockDomain) ||
     key === 'id' ||
     key === 'gen' ||
-    (key === 'name' && (holder instanceof Mutex || holder instanceof RwSem))
+    (key === 'name' && (holder instanceof Mutex || holder instanceof RwSem)) ||
+    (key === 'free' && holder instanceof KmemCache)
   );
 }
 

@@ -17,7 +17,7 @@ import type { IommuGroup } from '../iommu/group.js';
 import { lockCap, put_pfn, vfio_lock_acct } from './acct.js';
 import { vfio_find_dma } from './dma_list.js';
 import { vaddr_get_pfns } from './pin.js';
-import type { VfioDma, VfioIommu, VfioPfn } from './vfio_iommu.js';
+import type { VfioDma, VfioIommu, VfioPfn, VpfnKey } from './vfio_iommu.js';
 import { vpfnKey } from './vfio_iommu.js';
 import { vfio_iommu_find_iommu_group } from './attach.js';
 
@@ -107,7 +107,9 @@ function vfio_unpin_page_external(k: Kernel, dma: VfioDma, a: Iova, do_accountin
   let unlocked: 0 | 1 = 0;
   if (--vpfn.ref_count === 0) {
     unlocked = put_pfn(k, vpfn.pfn);
+    // vfio_remove_from_pfn_list(): rb_erase and kfree
     dma.pfn_list.delete(key);
+    k.vfio_pfn_cache.put(vpfn);
   }
   if (do_accounting && unlocked) {
     const p = vfio_lock_acct(k, dma, -unlocked, true);
@@ -229,11 +231,21 @@ function add_vpfn(p: number, w: PinWalk, i: number, dma: VfioDma, iova: Iova): K
     return STOP;
   }
   const key = vpfnKey(iova.page, iova.off);
-  const v: VfioPfn = { key, iovaPage: iova.page, pfn: p, ref_count: 1 };
-  dma.pfn_list.set(key, v);
+  dma.pfn_list.set(key, vfio_pfn_alloc(k, key, iova.page, p));
   w.pfns[i] = p;
   if (w.iommu.dirty_page_tracking && dma.bitmap) dma.bitmap.add(iova.page - dma.iova, iova.page - dma.iova + 1);
   return NEXT;
+}
+
+/** kzalloc(sizeof(struct vfio_pfn)) with the fields vfio_add_to_pfn_list sets: ref_count 1. */
+function vfio_pfn_alloc(k: Kernel, key: VpfnKey, iovaPage: number, pfn: number): VfioPfn {
+  const v = k.vfio_pfn_cache.take();
+  if (v === undefined) return { key, iovaPage, pfn, ref_count: 1 };
+  v.key = key;
+  v.iovaPage = iovaPage;
+  v.pfn = pfn;
+  v.ref_count = 1;
+  return v;
 }
 
 /** After the loop stopped at entry `i`: all pinned (mark the group's dirty scope), or pin_unwind. */

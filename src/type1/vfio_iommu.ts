@@ -42,12 +42,12 @@ export function vpfnKey(page: number, off: number): VpfnKey {
   return off === 0 ? page : `${page}+${off}`;
 }
 
-/** struct vfio_pfn */
+/** struct vfio_pfn. Only vfio_pfn_alloc writes `key`, `iovaPage` and `pfn`. */
 export interface VfioPfn {
-  readonly key: VpfnKey;
+  key: VpfnKey;
   /** IOVA page of the pin (what the dirty bitmap and range checks use). */
-  readonly iovaPage: number;
-  readonly pfn: number;
+  iovaPage: number;
+  pfn: number;
   ref_count: number;
 }
 
