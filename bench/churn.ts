@@ -6,12 +6,20 @@
  * Rows: single-page pin+unpin pairs across a 64 GiB mdev-only guest, one sys.call each, through
  * type1, through the vendor API and through the sample driver; then the vgpu sample's own
  * `workload` (4096 pages kept pinned, unpin one + pin it again per pair, all in one sys.call).
+ *
+ * The rows run the model as the CLI does: compiled by tsc (bench/tsconfig.json, this file and
+ * what it imports, into node_modules/.cache/vfiolab-bench) and run by plain node. Not under tsx:
+ * tsx compiles with esbuild's `keepNames`, which wraps every function in a naming helper and
+ * costs these paths 10-15 % (BENCHMARKS.md, "Measured as the CLI runs").
  * Each row runs in a process of its own (as one `vfiolab` run exercises one of these paths, not
  * all four: a process that has run the others first is 10-15 % slower on the last), and is the
  * median of 5 runs after a warm-up. `--row <name> [--json]` runs one row in this process (what
- * the table does for each row, and what bench/report.ts calls).
+ * the table does for each row in the compiled file, and what bench/report.ts calls through
+ * `runRow`).
  */
 import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tuneV8, v8Config } from '../src/util/v8-tuning.js';
 
@@ -22,24 +30,59 @@ const ROWS = {
   driver: 'sample driver: driverPin + driverUnpin, one sys.call each',
   workload: 'vgpu `workload`: 4096 pinned, unpin one + pin it again, one sys.call',
 } as const;
-type RowName = keyof typeof ROWS;
+export type RowName = keyof typeof ROWS;
+export const ROW_NAMES = Object.keys(ROWS) as RowName[];
 const PAIRS = 500_000;
 const RUNS = 5;
 
-const at = process.argv.indexOf('--row');
-if (at < 0) {
-  console.log(`${v8Config()}, ${PAIRS} pairs per run, median of ${RUNS} (range), CPU time, one process per row\n`);
-  console.log('| path | pin+unpin pairs/s | ≥ 2 M |\n|---|---|---|');
-  for (const r of Object.keys(ROWS)) {
-    process.stdout.write(execFileSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--row', r], { encoding: 'utf8' }));
+/** One row's result, as `--row <name> --json` prints it. */
+export interface RowResult {
+  row: RowName;
+  what: string;
+  median: number;
+  min: number;
+  max: number;
+}
+
+const here = dirname(fileURLToPath(import.meta.url));
+/** The repository root, whether this runs from bench/ (tsx) or compiled from the cache. */
+function repoRoot(): string {
+  for (let d = here; ; d = dirname(d)) {
+    if (existsSync(join(d, 'package.json')) && existsSync(join(d, 'bench', 'tsconfig.json'))) return d;
+    if (dirname(d) === d) throw new Error(`bench/churn: no repository root above ${here}`);
   }
-} else {
+}
+
+/** Compile this file and the model with tsc (incremental: a second call takes a second or two); returns the compiled churn.js. */
+export function compileRows(): string {
+  const root = repoRoot();
+  execFileSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'bench', 'tsconfig.json')], { stdio: 'inherit' });
+  return join(root, 'node_modules', '.cache', 'vfiolab-bench', 'bench', 'churn.js');
+}
+
+/** Run one row of the compiled file `js` (from compileRows) in a fresh node process. */
+export function runRow(js: string, row: RowName): RowResult {
+  const out = execFileSync(process.execPath, [js, '--row', row, '--json'], { encoding: 'utf8' });
+  return JSON.parse(out.trim().split('\n').at(-1)!) as RowResult;
+}
+
+const at = process.argv.indexOf('--row');
+if (at < 0 && process.argv[1] === fileURLToPath(import.meta.url)) {
+  const js = compileRows();
+  console.log(`${v8Config()}, tsc output run by node ${process.version}, ${PAIRS} pairs per run, median of ${RUNS} (range), CPU time, one process per row\n`);
+  console.log('| path | pin+unpin pairs/s | ≥ 2 M |\n|---|---|---|');
+  for (const r of ROW_NAMES) {
+    const x = runRow(js, r);
+    const m = x.median / 1e6;
+    console.log(`| ${x.what} | ${m.toFixed(2)} M/s (${(x.min / 1e6).toFixed(2)}–${(x.max / 1e6).toFixed(2)}) | ${m >= 2 ? 'PASS' : 'MISS'} |`);
+  }
+} else if (at >= 0) {
   const name = process.argv[at + 1] as RowName;
   if (!(name in ROWS)) throw new Error(`--row: one of ${Object.keys(ROWS).join(', ')}`);
   const rates = await measure(name);
-  const m = median(rates) / 1e6;
-  if (process.argv.includes('--json')) console.log(JSON.stringify({ row: name, what: ROWS[name], median: median(rates), min: Math.min(...rates), max: Math.max(...rates) }));
-  else console.log(`| ${ROWS[name]} | ${m.toFixed(2)} M/s (${(Math.min(...rates) / 1e6).toFixed(2)}–${(Math.max(...rates) / 1e6).toFixed(2)}) | ${m >= 2 ? 'PASS' : 'MISS'} |`);
+  const r: RowResult = { row: name, what: ROWS[name], median: median(rates), min: Math.min(...rates), max: Math.max(...rates) };
+  if (process.argv.includes('--json')) console.log(JSON.stringify(r));
+  else console.log(`| ${r.what} | ${(r.median / 1e6).toFixed(2)} M/s (${(r.min / 1e6).toFixed(2)}–${(r.max / 1e6).toFixed(2)}) | ${r.median >= 2e6 ? 'PASS' : 'MISS'} |`);
 }
 
 async function measure(name: RowName): Promise<number[]> {
