@@ -17,6 +17,7 @@ const m = mdevContainer(64n * GiB, 'thp');
 const { sys, iommu, vdev } = m;
 const k = sys.k;
 const g = vdev.group.iommu_group;
+const pages: number[] = [0]; // the caller's struct page *pages[1]
 const dma = iommu.dma_list.first()!;
 const mm = dma.mm;
 const a = iovaOf(RAM_IOVA + 4096n * 77n);
@@ -55,7 +56,7 @@ const rows: [string, number][] = [
   })],
   ['vfio_lock_acct(+1) + vfio_lock_acct(-1) (mmap_lock write twice)', cpuNs(() => sys.call(P, acctPair()))],
   ['pin + unpin of one page (type1 calls)', cpuNs(() => {
-    sys.call(P, () => vfio_iommu_type1_pin_pages(k, iommu, g, a, 1, 3));
+    sys.call(P, () => vfio_iommu_type1_pin_pages(k, iommu, g, a, 1, 3, pages));
     sys.call(P, () => vfio_iommu_type1_unpin_pages(k, iommu, a, 1));
   })],
   ['pin + unpin of one page (driverPin + driverUnpin)', cpuNs(() => {
@@ -64,9 +65,9 @@ const rows: [string, number][] = [
   })],
   ['generator skeleton of a pair, no work (bench/skeleton.ts)', cpuNs(() => skeletonPairs(1))],
 ];
-sys.call(P, () => vfio_iommu_type1_pin_pages(k, iommu, g, a, 1, 3));
+sys.call(P, () => vfio_iommu_type1_pin_pages(k, iommu, g, a, 1, 3, pages));
 rows.push(['pin + unpin of a page pinned already (ref_count 2 -> 1)', cpuNs(() => {
-  sys.call(P, () => vfio_iommu_type1_pin_pages(k, iommu, g, a, 1, 3));
+  sys.call(P, () => vfio_iommu_type1_pin_pages(k, iommu, g, a, 1, 3, pages));
   sys.call(P, () => vfio_iommu_type1_unpin_pages(k, iommu, a, 1));
 })]);
 

@@ -169,13 +169,14 @@ export function churn(m: MdevContainer, pairs: number, slots: number, via: Churn
   const { sys, vdev, iommu } = m;
   const k = sys.k;
   const g = vdev.group.iommu_group;
+  const pinned: number[] = [0]; // the caller's struct page *pages[1]
   for (let i = 0, s = 0; i < pairs; i++) {
     const a = iovas[s]!;
     if (via === 'type1') {
-      if (sys.call(P, () => vfio_iommu_type1_pin_pages(k, iommu, g, a, 1, PROT_RW)).ret !== 1) throw new Error('pin failed');
+      if (sys.call(P, () => vfio_iommu_type1_pin_pages(k, iommu, g, a, 1, PROT_RW, pinned)) !== 1) throw new Error('pin failed');
       sys.call(P, () => vfio_iommu_type1_unpin_pages(k, iommu, a, 1));
     } else if (via === 'api') {
-      if (sys.call(P, () => vfio_pin_pages(k, vdev, a, 1, PROT_RW)).ret !== 1) throw new Error('pin failed');
+      if (sys.call(P, () => vfio_pin_pages(k, vdev, a, 1, PROT_RW, pinned)) !== 1) throw new Error('pin failed');
       sys.call(P, () => vfio_unpin_pages(k, vdev, a, 1));
     } else {
       if (sys.call(P, () => driverPin(k, vdev, a, 1, PROT_RW)) !== 1) throw new Error('pin failed');

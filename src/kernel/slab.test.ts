@@ -8,11 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { LockDomain } from './locks.js';
 import { KmemCache } from './slab.js';
 import { WorldSnapshot } from '../explore/snapshot.js';
-import { parseScenario } from '../scenario/load.js';
-import { newContext, runStep } from '../scenario/exec.js';
-import type { ExecCtx } from '../scenario/ops.js';
-import type { VfioPfn } from '../type1/vfio_iommu.js';
-import { iommus } from '../sys/invariants.js';
+import { mdevWorld, SETUP_STEPS, vpfns } from '../mdev/testing.js';
 
 describe('KmemCache', () => {
   it('hands back the object freed last, keeps at most `limit`, and does nothing while interleaving', () => {
@@ -37,44 +33,15 @@ describe('KmemCache', () => {
   });
 });
 
-const WORLD = `
-name: vfio_pfn reuse
-host:
-  processes: [{ name: qemu, memlock: 1M }]
-  mdev:
-    - { name: vgpu-host, driver: vgpu, types: [{ name: small }] }
-steps:
-  - mdev_create: { parent: vgpu-host, type: small, uuid: "11111111-2222-4333-8444-555555555555", name: vgpu0 }
-  - open_container: { as: c }
-  - open_group: { group: vgpu0, as: gm }
-  - VFIO_GROUP_SET_CONTAINER: { fd: gm, container: c }
-  - VFIO_SET_IOMMU: { fd: c, type: VFIO_TYPE1v2_IOMMU }
-  - VFIO_GROUP_GET_DEVICE_FD: { fd: gm, name: vgpu0, as: vd }
-  - mmap: { as: ram, size: 64K }
-  - VFIO_IOMMU_MAP_DMA: { fd: c, flags: [READ, WRITE], vaddr: ram, iova: 0x100000, size: 64K }
-  - vfio_pin_pages: { device: vd, iova: 0x100000, npage: 1 }
-  - vfio_unpin_pages: { device: vd, iova: 0x100000, npage: 1 }
-  - vfio_pin_pages: { device: vd, iova: 0x105000, npage: 1 }
-`;
-const SETUP = 8; // steps before the first pin
-const PIN_A = 8;
-const UNPIN_A = 9;
-const PIN_B = 10;
-
-/** The world, with steps [0, upTo) run. */
-function world(upTo: number): { ctx: ExecCtx; run: (i: number) => void } {
-  const sc = parseScenario(WORLD, 'slab.yaml');
-  const ctx = newContext(sc);
-  const run = (i: number): void => expect(runStep(ctx, sc.steps[i]!).errno).toBe(0);
-  for (let i = 0; i < upTo; i++) run(i);
-  return { ctx, run };
-}
-
-function vpfns(ctx: ExecCtx): Map<number | string, VfioPfn> {
-  const out = new Map<number | string, VfioPfn>();
-  for (const io of iommus(ctx.sys)) for (const d of io.dma_list) for (const v of d.pfn_list.values()) out.set(v.key, v);
-  return out;
-}
+const STEPS = [
+  'vfio_pin_pages: { device: vd, iova: 0x100000, npage: 1 }',
+  'vfio_unpin_pages: { device: vd, iova: 0x100000, npage: 1 }',
+  'vfio_pin_pages: { device: vd, iova: 0x105000, npage: 1 }',
+];
+const PIN_A = SETUP_STEPS;
+const UNPIN_A = SETUP_STEPS + 1;
+const PIN_B = SETUP_STEPS + 2;
+const world = (upTo: number) => mdevWorld(STEPS, upTo);
 
 describe('vfio_pfn records', () => {
   it('a pin after an unpin reuses the freed record, with every field rewritten', () => {
@@ -88,7 +55,7 @@ describe('vfio_pfn records', () => {
     expect([...now.keys()]).toEqual([0x105]);
     expect(now.get(0x105)).toBe(first);
     // the page pinned is the one a world that pins 0x105000 first gets
-    const other = world(SETUP);
+    const other = world(SETUP_STEPS);
     other.run(PIN_B);
     const want = vpfns(other.ctx).get(0x105)!;
     expect(want.pfn).not.toBe(pfn);

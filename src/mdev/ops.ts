@@ -184,8 +184,9 @@ export const MDEV_OPS: Record<string, OpDef> = {
         const prot = (a.prot as number | undefined) ?? IOMMU_READ | IOMMU_WRITE;
         if (a.user_pfn !== undefined) {
           const pfns = userPfns(a);
-          const r = yield* driverPinPfns(ctx.sys.k, d, pfns, (a.npage as number | undefined) ?? pfns.length, prot);
-          return { ret: r.ret, fields: { phys_pfn: pfns.map((_, i) => r.pfns[i] ?? 0) } };
+          const phys_pfn: number[] = pfns.map(() => 0);
+          const ret = yield* driverPinPfns(ctx.sys.k, d, pfns, (a.npage as number | undefined) ?? pfns.length, prot, phys_pfn);
+          return { ret, fields: { phys_pfn: phys_pfn.slice(0, pfns.length) } };
         }
         return { ret: yield* driverPin(ctx.sys.k, d, iovaOf(a.iova as bigint), a.npage as number, prot) };
       });

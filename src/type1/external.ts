@@ -12,7 +12,7 @@ import { EACCES, EBUSY, EFAULT, EINVAL, ENODEV, ENOMEM, EPERM } from '../util/er
 import type { Kernel } from '../kernel/kernel.js';
 import type { KGen } from '../kernel/sched.js';
 import { andThen, andThenPath, done, eachPath, Finished } from '../kernel/sched.js';
-import { IOMMU_READ, IOMMU_WRITE, VFIO_PIN_PAGES_MAX_ENTRIES } from '../uapi/vfio.js';
+import { IOMMU_READ, IOMMU_WRITE } from '../uapi/vfio.js';
 import type { IommuGroup } from '../iommu/group.js';
 import { lockCap, put_pfn, vfio_lock_acct } from './acct.js';
 import { vfio_find_dma } from './dma_list.js';
@@ -122,29 +122,28 @@ function oneUnlocked(): 1 {
   return 1;
 }
 
-export interface PinResult {
-  ret: number;
-  /** pfns handed back (pages[] as pfns); 0 for unset slots */
-  pfns: number[];
-}
-
 /** `a` plus `pages` pages (the later entries of a pin or unpin call; entry 0 is `a` itself). */
 export function addIova(a: Iova, pages: number): Iova {
   // Iova values are never modified: the first page reuses the caller's
   return pages === 0 ? a : { page: a.page + pages, off: a.off };
 }
 
-/** vfio_iommu_type1_pin_pages(iommu, iommu_group, user_iova, npage, prot, pages) */
-export function vfio_iommu_type1_pin_pages(k: Kernel, iommu: VfioIommu, g: IommuGroup, user_iova: Iova, npage: number, prot: number): KGen<PinResult> {
-  return pin_pages(k, iommu, g, user_iova, null, npage, prot);
+/**
+ * vfio_iommu_type1_pin_pages(iommu, iommu_group, user_iova, npage, prot, pages): npage or -errno.
+ * `pages` is the caller's array (struct page *pages[npage], as pfns): entry i gets the pfn pinned
+ * for IOVA page i, and a failed call leaves 0 (NULL) in the entries it had set.
+ */
+export function vfio_iommu_type1_pin_pages(k: Kernel, iommu: VfioIommu, g: IommuGroup, user_iova: Iova, npage: number, prot: number, pages: number[]): KGen<number> {
+  return pin_pages(k, iommu, g, user_iova, null, npage, prot, pages);
 }
 
 /**
  * [4.10-5.18] vfio_iommu_type1_pin_pages(iommu, user_pfn, npage, prot, phys_pfn): the same walk
- * over an arbitrary list of IOVA page numbers (`user_pfn[i]` = IOVA >> PAGE_SHIFT).
+ * over an arbitrary list of IOVA page numbers (`user_pfn[i]` = IOVA >> PAGE_SHIFT), the pfns
+ * going to the caller's `phys_pfn`.
  */
-export function vfio_iommu_type1_pin_pages_pfns(k: Kernel, iommu: VfioIommu, g: IommuGroup, user_pfn: readonly number[], npage: number, prot: number): KGen<PinResult> {
-  return pin_pages(k, iommu, g, null, user_pfn, npage, prot);
+export function vfio_iommu_type1_pin_pages_pfns(k: Kernel, iommu: VfioIommu, g: IommuGroup, user_pfn: readonly number[], npage: number, prot: number, phys_pfn: number[]): KGen<number> {
+  return pin_pages(k, iommu, g, null, user_pfn, npage, prot, phys_pfn);
 }
 
 /** Entry `i` of a pin or unpin call: `user_iova` plus i pages, or (4.10-5.18) `user_pfn[i]`. */
@@ -165,7 +164,8 @@ interface PinWalk {
   readonly npage: number;
   readonly prot: number;
   do_accounting: boolean;
-  readonly pfns: number[];
+  /** the caller's pages[] (phys_pfn[]), as pfns */
+  readonly pages: number[];
   /** the errno that stopped the walk */
   ret: number;
 }
@@ -178,25 +178,23 @@ interface PinWalk {
  * iommu->lock, pin_entry one iteration, add_vpfn the rest of an iteration after GUP, pin_done
  * the code after the loop (including pin_unwind).
  */
-function pin_pages(k: Kernel, iommu: VfioIommu, g: IommuGroup, user_iova: Iova | null, user_pfn: readonly number[] | null, npage: number, prot: number): KGen<PinResult> {
-  // sized up front: a pin of one page is the common case, and an empty array grows to 17 slots
-  const pfns = new Array<number>(npage > 0 && npage <= VFIO_PIN_PAGES_MAX_ENTRIES ? npage : 0);
-  if (!iommu.v2) return done({ ret: -EACCES, pfns });
-  const w: PinWalk = { k, iommu, g, user_iova, user_pfn, npage, prot, do_accounting: false, pfns, ret: 0 };
+function pin_pages(k: Kernel, iommu: VfioIommu, g: IommuGroup, user_iova: Iova | null, user_pfn: readonly number[] | null, npage: number, prot: number, pages: number[]): KGen<number> {
+  if (!iommu.v2) return done(-EACCES);
+  const w: PinWalk = { k, iommu, g, user_iova, user_pfn, npage, prot, do_accounting: false, pages, ret: 0 };
   return iommu.lock.locked(pin_pages_locked, w);
 }
 
 /** vfio_iommu_type1_pin_pages() with iommu->lock held: the checks, then the loop over the entries. */
-function pin_pages_locked(w: PinWalk): KGen<PinResult> {
+function pin_pages_locked(w: PinWalk): KGen<number> {
   const { k, iommu } = w;
   if (iommu.vaddr_invalid_count) {
     k.klog.WARN_ON(true, 'vfio_pin_pages:vaddr_invalid', 'vfio_iommu_type1_pin_pages');
-    return done({ ret: -EBUSY, pfns: w.pfns });
+    return done(-EBUSY);
   }
   // [4.10-5.7] no external_domain: no mdev group in this container
-  if (k.profile.pinNeedsExternalDomain && iommu.emulated_iommu_groups.length === 0) return done({ ret: -EINVAL, pfns: w.pfns });
+  if (k.profile.pinNeedsExternalDomain && iommu.emulated_iommu_groups.length === 0) return done(-EINVAL);
   // Fail if no dma_unmap callback is registered ([4.10-5.18]: if the notifier list is empty)
-  if (iommu.notifier ? iommu.notifier.head === null : iommu.device_list.length === 0) return done({ ret: -EINVAL, pfns: w.pfns });
+  if (iommu.notifier ? iommu.notifier.head === null : iommu.device_list.length === 0) return done(-EINVAL);
   w.do_accounting = iommu.domain_list.length === 0;
   return andThenPath(eachPath(0, w.npage, pin_entry, w), pin_done, w);
 }
@@ -210,7 +208,7 @@ function pin_entry(i: number, w: PinWalk): KGen<boolean> {
   const have = dma.pfn_list.get(vpfnKey(iova.page, iova.off));
   if (have) {
     have.ref_count++;
-    w.pfns[i] = have.pfn;
+    w.pages[i] = have.pfn;
     return NEXT;
   }
   // remote_vaddr = dma->vaddr + (iova - dma->iova): same page offset as the IOVA
@@ -232,7 +230,7 @@ function add_vpfn(p: number, w: PinWalk, i: number, dma: VfioDma, iova: Iova): K
   }
   const key = vpfnKey(iova.page, iova.off);
   dma.pfn_list.set(key, vfio_pfn_alloc(k, key, iova.page, p));
-  w.pfns[i] = p;
+  w.pages[i] = p;
   if (w.iommu.dirty_page_tracking && dma.bitmap) dma.bitmap.add(iova.page - dma.iova, iova.page - dma.iova + 1);
   return NEXT;
 }
@@ -249,17 +247,17 @@ function vfio_pfn_alloc(k: Kernel, key: VpfnKey, iovaPage: number, pfn: number):
 }
 
 /** After the loop stopped at entry `i`: all pinned (mark the group's dirty scope), or pin_unwind. */
-function pin_done(i: number, w: PinWalk): KGen<PinResult> {
+function pin_done(i: number, w: PinWalk): KGen<number> {
   if (i === w.npage) {
     const group = vfio_iommu_find_iommu_group(w.iommu, w.g);
     if (group && !group.pinned_page_dirty_scope) {
       group.pinned_page_dirty_scope = true;
       w.iommu.num_non_pinned_groups--;
     }
-    return done({ ret: i, pfns: w.pfns });
+    return done(i);
   }
   // pin_unwind: drop the pins of entries 0..i-1 again
-  w.pfns[i] = 0;
+  w.pages[i] = 0;
   return andThen(eachPath(0, i, unwind_entry, w), unwound, w);
 }
 
@@ -267,13 +265,13 @@ function pin_done(i: number, w: PinWalk): KGen<PinResult> {
 function unwind_entry(j: number, w: PinWalk): KGen<boolean> {
   const iova = entryIova(w.user_iova, w.user_pfn, j);
   const dma = findDmaPage(w.iommu, iova);
-  w.pfns[j] = 0;
+  w.pages[j] = 0;
   if (!dma) return NEXT;
   return andThen(vfio_unpin_page_external(w.k, dma, iova, w.do_accounting), goOn);
 }
 
-function unwound(_: number, w: PinWalk): PinResult {
-  return { ret: w.ret, pfns: w.pfns };
+function unwound(_: number, w: PinWalk): number {
+  return w.ret;
 }
 
 const NEXT = done(true);

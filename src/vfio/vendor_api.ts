@@ -12,7 +12,7 @@ import type { Kernel } from '../kernel/kernel.js';
 import type { KGen } from '../kernel/sched.js';
 import { done } from '../kernel/sched.js';
 import { VFIO_GROUP_NOTIFY, VFIO_GROUP_NOTIFY_SET_KVM, VFIO_IOMMU_NOTIFY, VFIO_PIN_PAGES_MAX_ENTRIES } from '../uapi/vfio.js';
-import type { Iova, PinResult } from '../type1/external.js';
+import type { Iova } from '../type1/external.js';
 import {
   vfio_iommu_type1_dma_rw,
   vfio_iommu_type1_pin_pages,
@@ -32,25 +32,26 @@ function tooMany(npage: number): boolean {
 }
 
 /**
- * vfio_pin_pages(device, iova, npage, prot, pages). `iova` is the dma_addr_t as the model carries
- * IOVAs inside the kernel: page and offset (`iovaOf` converts a u64 from a scenario). A tail call into the IOMMU driver: not a
+ * vfio_pin_pages(device, iova, npage, prot, pages): npage or -errno. `iova` is the dma_addr_t as
+ * the model carries IOVAs inside the kernel: page and offset (`iovaOf` converts a u64 from a
+ * scenario); `pages` is the caller's struct page *[npage], as pfns. A tail call into the IOMMU driver: not a
  * generator of its own, it returns the driver's path (or a finished one), which saves a generator
  * level on every vendor pin. Like every kernel path it is only used as the operand of `yield*`,
  * so its checks run at the same moment either way.
  */
-export function vfio_pin_pages(k: Kernel, vdev: VfioDevice, iova: Iova, npage: number, prot: number): KGen<PinResult> {
-  if (!npage || k.klog.WARN_ON(vdev.open_count === 0, 'vfio_assert_device_open', 'vfio_pin_pages')) return done({ ret: -EINVAL, pfns: [] });
-  if (tooMany(npage)) return done({ ret: -E2BIG, pfns: [] });
+export function vfio_pin_pages(k: Kernel, vdev: VfioDevice, iova: Iova, npage: number, prot: number, pages: number[]): KGen<number> {
+  if (!npage || k.klog.WARN_ON(vdev.open_count === 0, 'vfio_assert_device_open', 'vfio_pin_pages')) return done(-EINVAL);
+  if (tooMany(npage)) return done(-E2BIG);
   const c = vdev.group.container;
   if (!c || c.iommu_driver !== 'type1' || !c.iommu_data || !k.iommuDriverHasPinPages) {
     if (k.profile.pinMissingOpReturnsZero) {
       // v9: `ret` was already 0 when the driver had no pin_pages op
       k.violation('pin_returned_zero', `vfio_pin_pages(npage=${npage}) returned 0 without pinning: the IOMMU driver has no pin_pages`);
-      return done({ ret: 0, pfns: [] });
+      return done(0);
     }
-    return done({ ret: -ENOTTY, pfns: [] });
+    return done(-ENOTTY);
   }
-  return vfio_iommu_type1_pin_pages(k, c.iommu_data, vdev.group.iommu_group, iova, npage, prot);
+  return vfio_iommu_type1_pin_pages(k, c.iommu_data, vdev.group.iommu_group, iova, npage, prot, pages);
 }
 
 const RETURNED = done(undefined);
@@ -112,21 +113,21 @@ function hasExternalOps(k: Kernel, c: VfioContainer): boolean {
  * [4.10-5.18] vfio_pin_pages(dev, user_pfn, npage, prot, phys_pfn): `user_pfn` are IOVA page
  * numbers in any order; returns npage (all pinned) or -errno (nothing pinned).
  */
-export function* vfio_pin_pages_user_pfn(k: Kernel, vdev: VfioDevice, user_pfn: readonly number[], npage: number, prot: number): KGen<PinResult> {
-  if (!npage) return { ret: -EINVAL, pfns: [] };
-  if (tooMany(npage)) return { ret: -E2BIG, pfns: [] };
+export function* vfio_pin_pages_user_pfn(k: Kernel, vdev: VfioDevice, user_pfn: readonly number[], npage: number, prot: number, phys_pfn: number[]): KGen<number> {
+  if (!npage) return -EINVAL;
+  if (tooMany(npage)) return -E2BIG;
   return yield* withContainerUser(
     vdev.group,
-    (e) => ({ ret: e, pfns: [] }),
-    function* (c): KGen<PinResult> {
+    (e) => e,
+    function* (c): KGen<number> {
       if (!hasExternalOps(k, c)) {
         if (k.profile.pinMissingOpReturnsZero) {
           k.violation('pin_returned_zero', `vfio_pin_pages(npage=${npage}) returned 0 without pinning: the IOMMU driver has no pin_pages`);
-          return { ret: 0, pfns: [] };
+          return 0;
         }
-        return { ret: -ENOTTY, pfns: [] };
+        return -ENOTTY;
       }
-      return yield* vfio_iommu_type1_pin_pages_pfns(k, c.iommu_data!, vdev.group.iommu_group, user_pfn, npage, prot);
+      return yield* vfio_iommu_type1_pin_pages_pfns(k, c.iommu_data!, vdev.group.iommu_group, user_pfn, npage, prot, phys_pfn);
     },
   );
 }

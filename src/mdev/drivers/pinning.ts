@@ -31,7 +31,7 @@ import {
 import { VFIO_IOMMU_NOTIFY, VFIO_IOMMU_NOTIFY_DMA_UNMAP, VFIO_PIN_PAGES_MAX_ENTRIES } from '../../uapi/vfio.js';
 import type { NotifierBlock } from '../../kernel/notifier.js';
 import type { DmaUnmapNotice } from '../../type1/vfio_iommu.js';
-import type { Iova, PinResult } from '../../type1/external.js';
+import type { Iova } from '../../type1/external.js';
 import { addIova } from '../../type1/external.js';
 import { PinRecord } from './pin-record.js';
 
@@ -55,6 +55,11 @@ export class PinState {
    */
   racyRecord = false;
   lock: Mutex | null = null;
+  /**
+   * The pages[] the driver hands vfio_pin_pages, used under `lock` (a real driver's is on its
+   * stack: GVT-g pins one page into a local `struct page *`). The samples read only the count.
+   */
+  readonly pages: number[] = [];
   /** [4.10-5.18] the driver's DMA-unmap notifier_block, and whether it is registered now */
   nb: NotifierBlock<DmaUnmapNotice> | null = null;
   nbRegistered = false;
@@ -95,7 +100,7 @@ export function userPfnsOf(iova: Iova, npage: number): number[] {
  * `racyRecord` the driver records without its lock (`driverPinRacy`).
  */
 export function driverPin(k: Kernel, vdev: VfioDevice, iova: Iova, npage: number, prot: number): KGen<number> {
-  if (k.profile.pinApiUserPfn) return andThen(driverPinPfns(k, vdev, userPfnsOf(iova, npage), npage, prot), retOf);
+  if (k.profile.pinApiUserPfn) return driverPinPfns(k, vdev, userPfnsOf(iova, npage), npage, prot, []);
   const st = pinState(vdev);
   const lock = driverLock(k, vdev, st);
   if (!lock) return driverPinRacy(k, vdev, st, iova, npage, prot);
@@ -114,18 +119,14 @@ interface PinCall {
 
 /** driverPin under the driver's lock: vfio_pin_pages, then record what it pinned. */
 function pin_and_record(c: PinCall, st: PinState): KGen<number> {
-  const p = vfio_pin_pages(c.k, c.vdev, c.iova, c.npage, c.prot);
+  const p = vfio_pin_pages(c.k, c.vdev, c.iova, c.npage, c.prot, st.pages);
   return p instanceof Finished ? done(record_pins(p.value, st, c.iova)) : andThen(p, record_pins, st, c.iova);
 }
 
-/** Record the pins of a vfio_pin_pages that returned `r`; the driver's result is r.ret. */
-function record_pins(r: PinResult, st: PinState, iova: Iova): number {
-  for (let i = 0; i < r.ret; i++) st.pins.add(addIova(iova, i));
-  return r.ret;
-}
-
-function retOf(r: PinResult): number {
-  return r.ret;
+/** Record the pins of a vfio_pin_pages that returned `ret` (npage or -errno); the driver returns it. */
+function record_pins(ret: number, st: PinState, iova: Iova): number {
+  for (let i = 0; i < ret; i++) st.pins.add(addIova(iova, i));
+  return ret;
 }
 
 /**
@@ -133,23 +134,24 @@ function retOf(r: PinResult): number {
  * which a dma_unmap for its range may run first (the UNMAP vs vendor-pin race).
  */
 function* driverPinRacy(k: Kernel, vdev: VfioDevice, st: PinState, iova: Iova, npage: number, prot: number): KGen<number> {
-  const r = yield* vfio_pin_pages(k, vdev, iova, npage, prot);
+  const r = yield* vfio_pin_pages(k, vdev, iova, npage, prot, []);
   if (k.locks.interleaving) yield point(`${vdev.ops.name}: pinned, about to record the pin`);
   return record_pins(r, st, iova);
 }
 
 /**
  * [4.10-5.18] The driver pins the IOVA pages `user_pfn` (any order, npage entries) with
- * vfio_pin_pages(dev, user_pfn, npage, prot, phys_pfn) and records them; returns ret and phys_pfn.
+ * vfio_pin_pages(dev, user_pfn, npage, prot, phys_pfn) and records them; returns npage or -errno,
+ * the pfns going to `phys_pfn`.
  */
-export function* driverPinPfns(k: Kernel, vdev: VfioDevice, user_pfn: readonly number[], npage: number, prot: number): KGen<PinResult> {
+export function* driverPinPfns(k: Kernel, vdev: VfioDevice, user_pfn: readonly number[], npage: number, prot: number, phys_pfn: number[]): KGen<number> {
   const lock = driverLock(k, vdev);
   if (lock) yield* lock.lock();
-  const r = yield* vfio_pin_pages_user_pfn(k, vdev, user_pfn, npage, prot);
+  const r = yield* vfio_pin_pages_user_pfn(k, vdev, user_pfn, npage, prot, phys_pfn);
   if (!lock && k.locks.interleaving) yield point(`${vdev.ops.name}: pinned, about to record the pin`);
-  if (r.ret > 0) {
+  if (r > 0) {
     const st = pinState(vdev);
-    for (let i = 0; i < r.ret; i++) st.pins.add({ page: user_pfn[i]!, off: 0 });
+    for (let i = 0; i < r; i++) st.pins.add({ page: user_pfn[i]!, off: 0 });
   }
   if (lock) yield* lock.unlock();
   return r;
