@@ -238,7 +238,15 @@ export class Mm {
     if (!v || v.pfnmap) return -EFAULT;
     if (write ? !v.write : !v.read) return -EFAULT;
     const limit = Math.min(max, v.start + v.npages - vpage);
-    let r = popAt(v.pop, vpage);
+    const r = popAt(v.pop, vpage);
+    // one populated page (a vendor pin): the page itself, in one allocation
+    if (r && limit === 1) return { start: vpage, pfn: pfnAt(r, vpage), len: 1, count: 1, stride: 1, reserved: false };
+    return this.gupBatch(v, r, vpage, limit, write);
+  }
+
+  /** gup() past the one-page case, kept out of it (the vendor pin path inlines gup). */
+  private gupBatch(v: Vma, populated: Runs | undefined, vpage: number, limit: number, write: boolean): GupBatch | number {
+    let r = populated;
     if (!r) {
       const hugetlb = v.backing === 'hugetlb-2M' || v.backing === 'hugetlb-1G';
       if (!write && !hugetlb) {
@@ -250,9 +258,8 @@ export class Mm {
       this.populate(v, vpage, limit);
       r = popAt(v.pop, vpage);
       if (!r) return -EFAULT;
+      if (limit === 1) return { start: vpage, pfn: pfnAt(r, vpage), len: 1, count: 1, stride: 1, reserved: false };
     }
-    // one page (a vendor pin): the page itself, in one allocation
-    if (limit === 1) return { start: vpage, pfn: pfnAt(r, vpage), len: 1, count: 1, stride: 1, reserved: false };
     // sliceRuns puts a partial first run alone in front of the whole runs
     const first = firstSlice(r, vpage, vpage + limit);
     if (!first) return -EFAULT;

@@ -151,6 +151,15 @@ class LockStep<T> implements KGen<T> {
   }
 }
 
+/**
+ * A release while interleaving: note it in the domain, and yield its point. Out of line: the
+ * release operations are inlined on hot paths, where they never take this branch.
+ */
+function releasedY(dom: LockDomain, lock: Mutex | RwSem, tid: number, y: Yield): KGen<void> {
+  dom.noteRelease(tid, lock.name);
+  return new LockStep<void>(lock, y, NOTHING);
+}
+
 /** `struct mutex`: one owner, not recursive. */
 export class Mutex implements Acquirable {
   owner: number | null = null;
@@ -237,8 +246,8 @@ export class Mutex implements Acquirable {
     const tid = this.dom.current.tid;
     if (this.owner !== tid) throw misuse(this.dom, this.name, 'unlock', this.owner);
     this.owner = null;
-    if (this.dom.interleaving) this.dom.noteRelease(tid, this.name);
-    return this.dom.interleaving ? new LockStep<void>(this, this.y.unlock, NOTHING) : DONE_VOID;
+    if (this.dom.interleaving) return releasedY(this.dom, this, tid, this.y.unlock);
+    return DONE_VOID;
   }
 
   isHeldByCurrent(): boolean {
@@ -366,26 +375,33 @@ export class RwSem implements Acquirable {
   up_read(): KGen<void> {
     const tid = this.dom.current.tid;
     const tids = this.readerTids;
-    const i = tids.length === 1 && tids[0] === tid ? 0 : tids.indexOf(tid);
+    // the usual case, the one reader leaving, first; the rest out of line (hot paths inline this)
+    if (tids.length === 1 && tids[0] === tid && this.readerCounts[0] === 1) {
+      tids.pop();
+      this.readerCounts.pop();
+    } else this.dropReader(tid);
+    if (this.dom.interleaving) return releasedY(this.dom, this, tid, this.y.up_read);
+    return DONE_VOID;
+  }
+  /** up_read() by `tid` when it is not the one reader holding the lock once. */
+  private dropReader(tid: number): void {
+    const tids = this.readerTids;
+    const i = tids.indexOf(tid);
     if (i < 0) throw misuse(this.dom, this.name, 'up_read');
     const n = this.readerCounts[i] as number;
     if (n > 1) this.readerCounts[i] = n - 1;
-    else if (i === tids.length - 1) {
-      tids.pop();
-      this.readerCounts.pop();
-    } else {
+    else {
       tids.splice(i, 1);
       this.readerCounts.splice(i, 1);
     }
-    if (this.dom.interleaving) this.dom.noteRelease(tid, this.name);
-    return this.dom.interleaving ? new LockStep<void>(this, this.y.up_read, NOTHING) : DONE_VOID;
   }
+
   up_write(): KGen<void> {
     const tid = this.dom.current.tid;
     if (this.writer !== tid) throw misuse(this.dom, this.name, 'up_write');
     this.writer = null;
-    if (this.dom.interleaving) this.dom.noteRelease(tid, this.name);
-    return this.dom.interleaving ? new LockStep<void>(this, this.y.up_write, NOTHING) : DONE_VOID;
+    if (this.dom.interleaving) return releasedY(this.dom, this, tid, this.y.up_write);
+    return DONE_VOID;
   }
 
   private takeRead(): void {

@@ -222,17 +222,21 @@ function add_vpfn(p: number, w: PinWalk, i: number, dma: VfioDma, iova: Iova): K
   const k = w.k;
   if (p < 0) return stop(w, p);
   if (k.profile.pinApiStructPage && !k.phys.pfnValid(p)) return stop(w, -EINVAL);
-  if (k.failNth('kzalloc(vfio_pfn)')) {
-    w.ret = -ENOMEM;
-    // before 5.10 the unwind looked for the vfio_pfn it had failed to add: the page leaked
-    if (!k.profile.pinUnwindLeak && put_pfn(k, p) && w.do_accounting) return andThen(vfio_lock_acct(k, dma, -1, true), stopAfter);
-    return STOP;
-  }
+  if (k.failNth('kzalloc(vfio_pfn)')) return vpfn_alloc_failed(w, dma, p);
   const key = vpfnKey(iova.page, iova.off);
   dma.pfn_list.set(key, vfio_pfn_alloc(k, key, iova.page, p));
   w.pages[i] = p;
   if (w.iommu.dirty_page_tracking && dma.bitmap) dma.bitmap.add(iova.page - dma.iova, iova.page - dma.iova + 1);
   return NEXT;
+}
+
+/** vfio_add_to_pfn_list() could not allocate: -ENOMEM, and the page just pinned is released again. */
+function vpfn_alloc_failed(w: PinWalk, dma: VfioDma, p: number): KGen<boolean> {
+  const k = w.k;
+  w.ret = -ENOMEM;
+  // before 5.10 the unwind looked for the vfio_pfn it had failed to add: the page leaked
+  if (!k.profile.pinUnwindLeak && put_pfn(k, p) && w.do_accounting) return andThen(vfio_lock_acct(k, dma, -1, true), stopAfter);
+  return STOP;
 }
 
 /** kzalloc(sizeof(struct vfio_pfn)) with the fields vfio_add_to_pfn_list sets: ref_count 1. */

@@ -43,18 +43,19 @@ export function vfio_pin_pages(k: Kernel, vdev: VfioDevice, iova: Iova, npage: n
   if (!npage || k.klog.WARN_ON(vdev.open_count === 0, 'vfio_assert_device_open', 'vfio_pin_pages')) return done(-EINVAL);
   if (tooMany(npage)) return done(-E2BIG);
   const c = vdev.group.container;
-  if (!c || c.iommu_driver !== 'type1' || !c.iommu_data || !k.iommuDriverHasPinPages) {
-    if (k.profile.pinMissingOpReturnsZero) {
-      // v9: `ret` was already 0 when the driver had no pin_pages op
-      k.violation('pin_returned_zero', `vfio_pin_pages(npage=${npage}) returned 0 without pinning: the IOMMU driver has no pin_pages`);
-      return done(0);
-    }
-    return done(-ENOTTY);
-  }
+  if (!c || c.iommu_driver !== 'type1' || !c.iommu_data || !k.iommuDriverHasPinPages) return done(noPinPagesOp(k, npage));
   return vfio_iommu_type1_pin_pages(k, c.iommu_data, vdev.group.iommu_group, iova, npage, prot, pages);
 }
 
 const RETURNED = done(undefined);
+
+/** vfio_pin_pages() with no pin_pages op in the container's IOMMU driver: -ENOTTY (v9: 0, a violation). */
+function noPinPagesOp(k: Kernel, npage: number): number {
+  if (!k.profile.pinMissingOpReturnsZero) return -ENOTTY;
+  // v9: `ret` was already 0 when the driver had no pin_pages op
+  k.violation('pin_returned_zero', `vfio_pin_pages(npage=${npage}) returned 0 without pinning: the IOMMU driver has no pin_pages`);
+  return 0;
+}
 
 /** vfio_unpin_pages(device, iova, npage): void; misuse is a WARN. A tail call, as vfio_pin_pages. */
 export function vfio_unpin_pages(k: Kernel, vdev: VfioDevice, iova: Iova, npage: number): KGen<void> {
@@ -120,13 +121,7 @@ export function* vfio_pin_pages_user_pfn(k: Kernel, vdev: VfioDevice, user_pfn: 
     vdev.group,
     (e) => e,
     function* (c): KGen<number> {
-      if (!hasExternalOps(k, c)) {
-        if (k.profile.pinMissingOpReturnsZero) {
-          k.violation('pin_returned_zero', `vfio_pin_pages(npage=${npage}) returned 0 without pinning: the IOMMU driver has no pin_pages`);
-          return 0;
-        }
-        return -ENOTTY;
-      }
+      if (!hasExternalOps(k, c)) return noPinPagesOp(k, npage);
       return yield* vfio_iommu_type1_pin_pages_pfns(k, c.iommu_data!, vdev.group.iommu_group, user_pfn, npage, prot, phys_pfn);
     },
   );
