@@ -14,9 +14,9 @@
  * Each row runs in processes of its own (as one `vfiolab` run exercises one of these paths, not
  * all four: a process that has run the others first is 10-15 % slower on the last): three of
  * them, because what V8's concurrent compiler makes of these paths differs from one process to
- * the next (the vgpu workload's median varies by 10-20 % between processes, more than within
- * one). A process measures 5 runs after a warm-up; the row's figure is the median of the three
- * process medians, with the range of all 15 runs. `--row <name> [--json]` runs one process's
+ * the next (the vgpu workload's median varies by up to 10 % between processes, more than within
+ * one). A process measures 5 runs after two warm-up runs; the row's figure is the median of the
+ * three process medians, with the range of all 15 runs. `--row <name> [--json]` runs one process's
  * share in this process (what `runRow` starts, for this table and for bench/report.ts).
  */
 import { execFileSync } from 'node:child_process';
@@ -36,6 +36,12 @@ export type RowName = keyof typeof ROWS;
 export const ROW_NAMES = Object.keys(ROWS) as RowName[];
 const PAIRS = 500_000;
 const RUNS = 5;
+/**
+ * Untimed runs first: V8 settles on its code for these paths within the first half-million pairs
+ * or so. After one warm-up run of 100 000, the first timed workload run was still 25-35 % below
+ * the later ones (it had 1.1-1.5 M/s where they had 2.0-2.3); after these two it is not.
+ */
+const WARM_UP = [100_000, 300_000];
 
 /** One process's result for a row, as `--row <name> --json` prints it (rates in pairs/s). */
 export interface RowResult {
@@ -105,7 +111,7 @@ async function measure(name: RowName): Promise<number[]> {
   const { churn, mdevContainer, GiB, P, RAM_IOVA } = await import('./scenarios.js');
   if (name !== 'workload') {
     const m = mdevContainer(64n * GiB, 'thp');
-    churn(m, 100_000, 4096, name); // warm up
+    for (const n of WARM_UP) churn(m, n, 4096, name);
     return Array.from({ length: RUNS }, () => PAIRS / cpuSeconds(() => churn(m, PAIRS, 4096, name)));
   }
   const { workload } = await import('../src/mdev/drivers/vgpu.js');
@@ -117,7 +123,7 @@ async function measure(name: RowName): Promise<number[]> {
     if (r !== 0) throw new Error(`workload ${r}`);
     return pairs / s;
   };
-  run(100_000); // warm up
+  for (const n of WARM_UP) run(n);
   return Array.from({ length: RUNS }, () => run(PAIRS));
 }
 
