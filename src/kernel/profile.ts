@@ -104,6 +104,13 @@ export interface ProfileSwitches {
    * entries processed (4.11-5.18: entries processed, -EINVAL if none) (spec §4.3).
    */
   readonly unpinReturnsReleased: boolean;
+  /**
+   * 4.10-rc, the series as first staged (spec §4.2, §8.3 #1, §9 #26; fixed before 4.10): type1's
+   * pin and unpin look each IOVA's dma up with size 0 (`vfio_find_dma(iommu, iova, 0)`), which
+   * misses a dma that starts at that IOVA: the first page of every mapping is -EINVAL to pin, and
+   * an unpin walk stops there. No profile has it; a scenario turns it on with `kernel.switches`.
+   */
+  readonly pinLookupSizeZero: boolean;
 }
 
 export interface KernelProfile extends ProfileSwitches {
@@ -141,6 +148,7 @@ const MODERN: ProfileSwitches = {
   pinNeedsExternalDomain: false,
   dmaUnmapNotifier: false,
   unpinReturnsReleased: false,
+  pinLookupSizeZero: false,
 };
 
 /** Linux 4.10 as merged for mediated devices (a54eb55045ae and the 4.10-rc fixes). */
@@ -171,6 +179,7 @@ const V4_10: ProfileSwitches = {
   pinNeedsExternalDomain: true,
   dmaUnmapNotifier: true,
   unpinReturnsReleased: true,
+  pinLookupSizeZero: false,
 };
 
 const PROFILES_MUT: Record<string, KernelProfile> = {

@@ -34,10 +34,12 @@ function refLowerIndex(list: readonly VfioDma[], page: number): number {
 }
 function refFind(list: readonly VfioDma[], start: number, n: number): VfioDma | undefined {
   if (start + n >= WRAP) return undefined;
-  const i = refLowerIndex(list, n === 0 ? start + 1 : start);
+  // size 0: the kernel's test itself (neither `start + 0 <= dma->iova` nor `start >= dma->iova +
+  // dma->size`), over every visible dma: one that contains `start` and does not begin there
+  if (n === 0) return list.slice(0, refVisibleLength(list)).find((d) => d.iova < start && start < d.iova + d.size);
+  const i = refLowerIndex(list, start);
   const d = i < refVisibleLength(list) ? list[i] : undefined;
   if (!d) return undefined;
-  if (n === 0) return d.iova < start && start < d.iova + d.size ? d : undefined;
   return d.iova < start + n ? d : undefined;
 }
 function refFirst(list: readonly VfioDma[], start: number, n: number): VfioDma | undefined {

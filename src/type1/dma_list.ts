@@ -66,7 +66,8 @@ function lowerBound(list: DmaList, page: number): VfioDma | undefined {
 export function vfio_find_dma(iommu: VfioIommu, start: number, n: number): VfioDma | undefined {
   // `start + size <= dma->iova` is always true when start + size wraps to 0: the search finds nothing
   if (start + n >= WRAP_PAGES) return undefined;
-  const d = lowerBound(iommu.dma_list, n === 0 ? start + 1 : start);
+  // the lowest dma ending after `start`: with n = 0 too (it contains `start` or lies above it)
+  const d = lowerBound(iommu.dma_list, start);
   if (!d) return undefined;
   if (n === 0) return d.iova < start && start < d.iova + d.size ? d : undefined;
   return d.iova < start + n ? d : undefined;

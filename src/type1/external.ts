@@ -38,9 +38,22 @@ export function iovaOf(b: bigint): Iova {
   return { page: Number(b >> 12n), off: Number(b & 0xfffn) };
 }
 
-/** vfio_find_dma(iommu, iova, PAGE_SIZE) for a byte IOVA */
-function findDmaPage(iommu: VfioIommu, a: Iova): VfioDma | undefined {
-  return vfio_find_dma(iommu, a.page, a.off ? 2 : 1);
+/**
+ * vfio_find_dma(iommu, iova, PAGE_SIZE) for a byte IOVA; [4.10-rc] (pinLookupSizeZero) size 0.
+ * The two differ only when the dma found begins at or after the IOVA's page, so the switch is
+ * read only then (this runs on every vendor pin and unpin).
+ */
+function findDmaPage(k: Kernel, iommu: VfioIommu, a: Iova): VfioDma | undefined {
+  const d = vfio_find_dma(iommu, a.page, a.off ? 2 : 1);
+  if (d !== undefined && d.iova >= a.page && k.profile.pinLookupSizeZero) return findDmaSizeZero(iommu, a);
+  return d;
+}
+/**
+ * [4.10-rc] vfio_find_dma(iommu, iova, 0): only a dma that contains the IOVA's byte and does not
+ * begin there (dma bounds are page aligned: an unaligned IOVA is found in the dma that holds its page).
+ */
+function findDmaSizeZero(iommu: VfioIommu, a: Iova): VfioDma | undefined {
+  return vfio_find_dma(iommu, a.page, a.off ? 1 : 0);
 }
 
 /**
@@ -202,7 +215,7 @@ function pin_pages_locked(w: PinWalk): KGen<number> {
 /** One iteration: find the entry's dma, check prot, take a ref on its vfio_pfn or pin the page. */
 function pin_entry(i: number, w: PinWalk): KGen<boolean> {
   const iova = entryIova(w.user_iova, w.user_pfn, i);
-  const dma = findDmaPage(w.iommu, iova);
+  const dma = findDmaPage(w.k, w.iommu, iova);
   if (!dma) return stop(w, -EINVAL);
   if ((dma.prot & w.prot) !== w.prot) return stop(w, -EPERM);
   const have = dma.pfn_list.get(vpfnKey(iova.page, iova.off));
@@ -268,7 +281,7 @@ function pin_done(i: number, w: PinWalk): KGen<number> {
 /** pin_unwind, entry `j`: vfio_unpin_page_external() if its dma is still there. */
 function unwind_entry(j: number, w: PinWalk): KGen<boolean> {
   const iova = entryIova(w.user_iova, w.user_pfn, j);
-  const dma = findDmaPage(w.iommu, iova);
+  const dma = findDmaPage(w.k, w.iommu, iova);
   w.pages[j] = 0;
   if (!dma) return NEXT;
   return andThen(vfio_unpin_page_external(w.k, dma, iova, w.do_accounting), goOn);
@@ -306,7 +319,7 @@ function unpin_locked(k: Kernel, iommu: VfioIommu, user_iova: Iova, npage: numbe
 }
 function unpin_entry(i: number, k: Kernel, iommu: VfioIommu, user_iova: Iova, do_accounting: boolean): KGen<boolean> {
   const iova = addIova(user_iova, i);
-  const dma = findDmaPage(iommu, iova);
+  const dma = findDmaPage(k, iommu, iova);
   if (!dma) return STOP;
   const p = vfio_unpin_page_external(k, dma, iova, do_accounting);
   return p instanceof Finished ? done(goOn()) : andThen(p, goOn);
@@ -333,7 +346,7 @@ export function* vfio_iommu_type1_unpin_pages_pfns(k: Kernel, iommu: VfioIommu, 
   let i = 0;
   for (; i < npage; i++) {
     const iova: Iova = { page: user_pfn[i]!, off: 0 };
-    const dma = findDmaPage(iommu, iova);
+    const dma = findDmaPage(k, iommu, iova);
     if (!dma) break;
     unlocked += yield* vfio_unpin_page_external(k, dma, iova, do_accounting);
   }
