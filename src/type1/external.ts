@@ -126,7 +126,7 @@ function vfio_unpin_page_external(k: Kernel, dma: VfioDma, a: Iova, do_accountin
   }
   if (do_accounting && unlocked) {
     const p = vfio_lock_acct(k, dma, -unlocked, true);
-    return p instanceof Finished ? UNLOCKED[oneUnlocked()] : andThen(p, oneUnlocked);
+    return p instanceof Finished ? done(oneUnlocked()) : andThen(p, oneUnlocked);
   }
   return UNLOCKED[unlocked];
 }
