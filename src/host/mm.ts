@@ -60,6 +60,10 @@ export interface GupBatch extends Runs {
   readonly reserved: boolean;
 }
 
+/** GUP's batch for the one page `vpage` of the populated run `r` (one allocation). */
+function onePage(r: Runs, vpage: number): GupBatch {
+  return { start: vpage, pfn: pfnAt(r, vpage), len: 1, count: 1, stride: 1, reserved: false };
+}
 
 export class Mm {
   vmas: Vma[] = [];
@@ -240,7 +244,7 @@ export class Mm {
     const limit = Math.min(max, v.start + v.npages - vpage);
     const r = popAt(v.pop, vpage);
     // one populated page (a vendor pin): the page itself, in one allocation
-    if (r && limit === 1) return { start: vpage, pfn: pfnAt(r, vpage), len: 1, count: 1, stride: 1, reserved: false };
+    if (r && limit === 1) return onePage(r, vpage);
     return this.gupBatch(v, r, vpage, limit, write);
   }
 
@@ -258,7 +262,7 @@ export class Mm {
       this.populate(v, vpage, limit);
       r = popAt(v.pop, vpage);
       if (!r) return -EFAULT;
-      if (limit === 1) return { start: vpage, pfn: pfnAt(r, vpage), len: 1, count: 1, stride: 1, reserved: false };
+      if (limit === 1) return onePage(r, vpage);
     }
     // sliceRuns puts a partial first run alone in front of the whole runs
     const first = firstSlice(r, vpage, vpage + limit);
